@@ -1,0 +1,78 @@
+// hmi theory: predictions for the spectral estimator (THEORY.md sections 1-4).
+#include <iostream>
+
+#include "app/cli.hpp"
+#include "theory/spectral.hpp"
+
+namespace hmi::app {
+
+nlohmann::json theory_json(const theory::SpectralPrediction& pred, const std::string& activation) {
+  nlohmann::json mu = nlohmann::json::array(), mu_err = nlohmann::json::array();
+  for (const auto& m : pred.activation.mu) {
+    mu.push_back(m.value);
+    mu_err.push_back(m.error);
+  }
+  nlohmann::json dirs = nlohmann::json::array();
+  for (const auto& d : pred.directions)
+    dirs.push_back({{"k", d.k}, {"lambda", d.lambda}, {"theta", d.theta.value}, {"theta_error", d.theta.error},
+                    {"alpha_threshold", number_or_null(d.alpha_threshold.value)},
+                    {"alpha_threshold_error", number_or_null(d.alpha_threshold.error)}});
+  nlohmann::json curve = nlohmann::json::array();
+  for (const auto& pt : pred.curve) {
+    nlohmann::json out = nlohmann::json::array(), q = nlohmann::json::array();
+    for (const auto& o : pt.outlier) out.push_back(o ? nlohmann::json(o->value) : nlohmann::json(nullptr));
+    for (const auto& v : pt.overlap) q.push_back(v.value);
+    curve.push_back({{"alpha", pt.alpha}, {"bulk_edge", pt.bulk_edge.value}, {"bulk_edge_lower", pt.bulk_edge_lower.value},
+                     {"outlier", out}, {"overlap", q}});
+  }
+  return {{"activation",
+           {{"name", activation},
+            {"mu", mu}, {"mu_error", mu_err}, {"mu2", pred.activation.mu2()},
+            {"variance", pred.activation.variance.value}, {"mean_dsigma_sq", pred.activation.mean_dsigma_sq.value},
+            {"beta_star", pred.activation.beta_star}}},
+          {"mean_T", pred.mean_T},
+          {"var_T", pred.var_T.value},
+          {"directions", dirs},
+          {"curve", curve},
+          {"method", theory::to_string(pred.method)},
+          {"numerical_error", pred.numerical_error},
+          {"note", pred.note}};
+}
+
+void register_theory(CLI::App& app, Runner& run) {
+  auto* cmd = app.add_subcommand("theory", "Predicted thresholds, overlaps, bulk edge and outliers (JSON on stdout)");
+  auto flags = std::make_shared<ConfigFlags>(cmd);
+  flags->add_model_flags();
+  auto alpha = std::make_shared<std::string>();
+  auto out = std::make_shared<std::string>();
+  flags->add_string("method", "auto|leading|exact (exact = Theory B: bounded T and even activation)", "auto");
+  flags->add_int("theory_samples", "Monte Carlo samples of (T(y), z) behind Theory B and non-identity T", 1 << 20);
+  flags->add_int("top", "directions to report (0 = all p, at most 64)", 0);
+  cmd->add_option("--alpha", *alpha, "sample ratios n/d, comma-separated, e.g. 1,10,100")->required();
+  cmd->add_option("--out", *out, "write the JSON here (atomically) instead of stdout");
+  cmd->callback([&run, flags, alpha, out] {
+    run = [flags, alpha, out] {
+      const theory::ModelConfig model = flags->model();
+      const nlohmann::json j = flags->merged();
+      const auto alphas = parse_number_list("--alpha", *alpha);
+      for (double a : alphas)
+        if (a <= 0) throw UsageError("--alpha = '" + *alpha + "' (every alpha must be > 0)");
+      theory::TheoryOptions opt;
+      const long long samples = j["theory_samples"];
+      if (samples < 4096 || samples > (1ll << 26))
+        throw UsageError("theory_samples = " + std::to_string(samples) + " (must be in [4096, 67108864])");
+      opt.mc_samples = std::uint64_t(samples);
+      const long long top = j["top"];
+      if (top < 0 || top > 64) throw UsageError("top = " + std::to_string(top) + " (must be in [0, 64]; 0 = all p up to 64)");
+      opt.max_directions = top == 0 ? 64 : int(top);
+      const auto method = theory::parse_method(j["method"].get<std::string>());
+      const auto pred = theory::predict_spectral(model, alphas, method, opt);
+      nlohmann::json res = theory_json(pred, model.activation);
+      res["model"] = model;
+      emit_json(res, *out);
+      return 0;
+    };
+  });
+}
+
+}  // namespace hmi::app

@@ -1,0 +1,20 @@
+#pragma once
+// Thin wrappers over raw CBLAS/OpenBLAS calls. They live in their own translation unit
+// because <cblas.h> and xtensor-blas clash when included together. All matrices are
+// row-major, contiguous.
+
+namespace hmi::est::blas {
+
+/// C (n x n, upper triangle updated) += alpha * A^T A, A is rows x n.
+void syrk_upper(int n, int rows, const double* A, double alpha, double* C);
+/// C (m x n) = A (m x k) * B (k x n).
+void gemm(int m, int n, int k, const double* A, const double* B, double* C);
+/// y = A x for symmetric A (n x n, upper triangle referenced).
+void symv_upper(int n, const double* A, const double* x, double* y);
+/// Threads OpenBLAS may use (the caller's --threads).
+void set_threads(int threads);
+int get_threads();
+/// OpenBLAS build description (provenance).
+const char* config();
+
+}  // namespace hmi::est::blas

@@ -1,0 +1,74 @@
+#pragma once
+// Predictions for the centred spectral estimator M = (1/n) sum_i (T(y_i) - mean T) x_i x_i^T
+// (THEORY.md sections 2-4). Conventions: alpha = n/d; eigenvalues are those of the centred M;
+// overlaps are squared, q_k = <v, w_k>^2; directions are 1-based in output.
+//
+// Theory A (leading order, BBP): theta_k = E[T (z_k^2 - 1)], s^2 = Var T / alpha,
+//   outlier theta_k + s^2/theta_k and overlap 1 - s^2/theta_k^2 for |theta_k| > s; edge 2 s.
+// Theory B (exact proportional limit, bounded T, even sigma): the Lu-Li / Mondelli-Montanari
+//   equations of section 4, applied to the *centred* preprocessing T' = T - E[T]. Centring is
+//   itself a preprocessing: M has exactly the law of D built with T', so the exact theory of
+//   M uses T' (not "the spectrum of D shifted by mean T", which ignores that the sample
+//   covariance in mean(T) * (1/n) sum x x^T is not the identity).
+//
+// Expectations over (T(y), z_k) are computed by Monte Carlo on a fixed seed; each number
+// carries a standard error from 8 interleaved batches (error of the full-sample estimate =
+// spread of the batch estimates / sqrt(8)). For T = identity Theory A is exact in closed form
+// (theta_k = lambda_k mu_2, Var T = sum lambda_k^2 Var sigma + Delta) up to quadrature error.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "theory/activation.hpp"
+#include "theory/model.hpp"
+#include "theory/numerics.hpp"
+
+namespace hmi::theory {
+
+enum class Method { automatic, leading, exact };
+Method parse_method(const std::string& s);  ///< "auto" | "leading" | "exact"
+std::string to_string(Method m);
+
+struct TheoryOptions {
+  std::uint64_t mc_samples = 1u << 20;  ///< Monte Carlo sample of (T(y), z_k) (theory seed below)
+  std::uint64_t mc_seed = 20260205;     ///< fixed, independent of the model seed
+  int max_directions = 64;              ///< directions for which curves are computed
+  void validate() const;
+};
+
+struct DirectionPrediction {
+  int k = 0;
+  double lambda = 0;
+  Estimate theta;            ///< E[T(y) (z_k^2 - 1)]
+  Estimate alpha_threshold;  ///< where direction k's outlier appears (inf if never)
+};
+
+struct CurvePoint {
+  double alpha = 0;
+  Estimate bulk_edge;        ///< top edge of the bulk of centred M
+  Estimate bulk_edge_lower;  ///< bottom edge
+  std::vector<std::optional<Estimate>> outlier;  ///< nu_k, or none below threshold
+  std::vector<Estimate> overlap;                 ///< q_k
+};
+
+struct SpectralPrediction {
+  Method method = Method::leading;  ///< what was actually used
+  ActivationSummary activation;
+  double mean_T = 0;        ///< E[T(y)] (the centring constant)
+  Estimate var_T;           ///< Var T(y)
+  std::vector<DirectionPrediction> directions;
+  std::vector<CurvePoint> curve;
+  double numerical_error = 0;  ///< largest error bar among all reported numbers
+  std::string note;            ///< why a method was chosen, caveats
+};
+
+/// Throws std::invalid_argument on invalid config/alphas, or when `exact` is asked for a
+/// model it does not cover (unbounded T or non-even sigma).
+SpectralPrediction predict_spectral(const ModelConfig& model, const std::vector<double>& alphas,
+                                    Method method = Method::automatic, const TheoryOptions& opt = {});
+
+/// True when Theory B applies: bounded T (clip) and even sigma.
+bool exact_theory_applies(const ModelConfig& model);
+
+}  // namespace hmi::theory
