@@ -1,0 +1,67 @@
+#pragma once
+// Shared helpers of the verification suites (THEORY.md section 8).
+// Pattern of every claim test: *measure once* (simulations over several seeds), then
+// *compare* the measurements with a prediction through a pure function returning a
+// ClaimReport. The same comparison is run against the true prediction (must pass) and
+// against deliberately wrong ones (must fail), so no check can pass vacuously.
+// Seeds: seed_i = 1000 * master + i, master from $HMI_MASTER_SEED (default 1), printed in
+// every report, so calibration can rerun a claim under independent masters.
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include <boost/test/unit_test.hpp>
+
+#include "reports/report.hpp"
+
+namespace hmi::verify {
+
+struct Stats {
+  double mean = 0, sd = 0, se = 0;
+  int n = 0;
+};
+
+inline Stats stats(const std::vector<double>& x) {
+  Stats s;
+  s.n = int(x.size());
+  if (x.empty()) return s;
+  s.mean = std::accumulate(x.begin(), x.end(), 0.0) / s.n;
+  double v = 0;
+  for (double a : x) v += (a - s.mean) * (a - s.mean);
+  s.sd = s.n > 1 ? std::sqrt(v / (s.n - 1)) : 0.0;
+  s.se = s.sd / std::sqrt(double(s.n));
+  return s;
+}
+
+inline std::uint64_t master_seed() {
+  const char* env = std::getenv("HMI_MASTER_SEED");
+  return env && *env ? std::strtoull(env, nullptr, 10) : 1;
+}
+
+inline std::vector<std::uint64_t> seeds(int count) {
+  std::vector<std::uint64_t> s;
+  for (int i = 0; i < count; ++i) s.push_back(1000 * master_seed() + std::uint64_t(i));
+  return s;
+}
+
+/// Writes the report to $HMI_REPORT_DIR/<name>.json (atomically) and returns its verdict.
+inline bool write_report(const reports::ClaimReport& r, const std::string& name) {
+  auto j = r.to_json();
+  j["master_seed"] = master_seed();
+  reports::write_json_atomic(reports::report_dir() / (name + ".json"), j);
+  return r.pass();
+}
+
+/// Prints the failing points (with the seeds) so a failure is diagnosable from the log.
+inline void print_failures(const reports::ClaimReport& r) {
+  for (const auto& p : r.points)
+    if (!p.pass)
+      BOOST_TEST_MESSAGE(r.claim << " FAIL " << p.label << ": measured " << p.measured << " +- " << p.measured_error
+                                 << ", expected " << p.expected << ", tolerance " << p.tolerance
+                                 << " (master seed " << master_seed() << ")");
+}
+
+}  // namespace hmi::verify
