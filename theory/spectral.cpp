@@ -228,6 +228,15 @@ void leading_order_curve(SpectralPrediction& out, const std::vector<double>& alp
 
 }  // namespace
 
+double exact_bulk_edge(const std::vector<double>& t_values, double alpha) {
+  if (t_values.empty()) throw std::invalid_argument("exact_bulk_edge: t_values is empty (must hold at least one value)");
+  LabelSample s;
+  s.n = t_values.size();
+  s.t = t_values;
+  const View v{&s, 0, 1, 1.0};
+  return ExactSolver{v, tau_of(v)}.edge(alpha);
+}
+
 SpectralPrediction predict_spectral(const ModelConfig& model, const std::vector<double>& alphas, Method method,
                                     const TheoryOptions& opt) {
   model.validate();

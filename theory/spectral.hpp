@@ -68,6 +68,11 @@ struct SpectralPrediction {
 SpectralPrediction predict_spectral(const ModelConfig& model, const std::vector<double>& alphas,
                                     Method method = Method::automatic, const TheoryOptions& opt = {});
 
+/// Theory B bulk edge psi(lambda_bar) for the *un-centred* preprocessing whose law is the
+/// empirical law of `t_values` (e.g. {1.0} for T = 1, whose edge is Marchenko-Pastur's
+/// (1 + alpha^(-1/2))^2). Exposed for the closed-form checks.
+double exact_bulk_edge(const std::vector<double>& t_values, double alpha);
+
 /// True when Theory B applies: bounded T (clip) and even sigma.
 bool exact_theory_applies(const ModelConfig& model);
 

@@ -1,0 +1,85 @@
+// hmi verify: runs the verification suites (the Boost.Test binaries built next to hmi) and
+// collects their JSON claim reports in one folder.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "app/cli.hpp"
+#include "reports/report.hpp"
+
+namespace hmi::app {
+
+namespace fs = std::filesystem;
+
+namespace {
+fs::path self_dir() {
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? fs::current_path() : exe.parent_path();
+}
+}  // namespace
+
+void register_verify(CLI::App& app, Runner& run) {
+  auto* cmd = app.add_subcommand("verify", "Run the verification suites and collect their claim reports");
+  auto out = std::make_shared<std::string>("verify-reports");
+  auto only = std::make_shared<std::string>();
+  auto list = std::make_shared<bool>(false);
+  cmd->add_option("--out", *out, "folder for the JSON reports (default verify-reports)");
+  cmd->add_option("--suite", *only, "run only suites whose name contains this text (e.g. spectral, theory)");
+  cmd->add_flag("--list", *list, "list the suites and exit");
+  cmd->callback([&run, out, only, list] {
+    run = [out, only, list] {
+      const fs::path dir = self_dir() / "verify";
+      std::vector<fs::path> suites;
+      if (fs::is_directory(dir))
+        for (const auto& e : fs::directory_iterator(dir))
+          if (e.is_regular_file() && e.path().filename().string().rfind("test_", 0) == 0 &&
+              (e.status().permissions() & fs::perms::owner_exec) != fs::perms::none)
+            suites.push_back(e.path());
+      std::sort(suites.begin(), suites.end());
+      if (suites.empty()) throw std::runtime_error("no verification suites found in " + dir.string() + " (build them first)");
+      if (*list) {
+        for (const auto& s : suites) std::cout << s.filename().string() << "\n";
+        return 0;
+      }
+      fs::create_directories(*out);
+      const fs::path abs_out = fs::absolute(*out);
+      int failed = 0, ran = 0;
+      nlohmann::json summary = nlohmann::json::array();
+      for (const auto& s : suites) {
+        const std::string name = s.filename().string();
+        if (!only->empty() && name.find(*only) == std::string::npos) continue;
+        ++ran;
+        std::cerr << "[verify] " << name << " ..." << std::flush;
+        const auto t0 = std::chrono::steady_clock::now();
+        const pid_t pid = fork();
+        if (pid == 0) {
+          setenv("HMI_REPORT_DIR", abs_out.c_str(), 1);
+          const fs::path log = abs_out / (name + ".log");
+          if (FILE* f = std::freopen(log.c_str(), "w", stdout)) (void)f;
+          dup2(fileno(stdout), fileno(stderr));
+          execl(s.c_str(), s.c_str(), "--color_output=no", "--log_level=message", static_cast<char*>(nullptr));
+          _exit(127);
+        }
+        int status = 0;
+        waitpid(pid, &status, 0);
+        const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        std::cerr << (ok ? " pass" : " FAIL") << " (" << int(secs) << " s)" << std::endl;
+        failed += !ok;
+        summary.push_back({{"suite", name}, {"pass", ok}, {"seconds", secs}, {"log", name + ".log"}});
+      }
+      reports::write_json_atomic(abs_out / "summary.json", {{"suites", summary}, {"provenance", reports::provenance()}});
+      std::cout << ran - failed << " passed, " << failed << " failed" << std::endl;
+      if (ran == 0) throw UsageError("--suite = '" + *only + "' (matches no suite; see hmi verify --list)");
+      return failed == 0 ? 0 : 1;
+    };
+  });
+}
+
+}  // namespace hmi::app
