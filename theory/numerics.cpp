@@ -49,11 +49,42 @@ const QuadratureRule& gauss_hermite(int n) {
   return cached(n, cache, 1.0, [](int j) { return double(j); });
 }
 
+namespace {
+// Golub-Welsch nodes polished by one Newton step on P_n, and weights from the closed form
+// 2 / ((1 - x^2) P_n'(x)^2), more accurate than squared eigenvector components.
+QuadratureRule polished_legendre(int n) {
+  // Legendre: b_j = j^2 / (4 j^2 - 1); mass of [-1, 1] is 2.
+  QuadratureRule r = golub_welsch(n, 2.0, [](int j) { return double(j) * j / (4.0 * j * j - 1.0); });
+  if (n < 2) return r;
+  auto legendre = [n](double x, double& dp) {  // P_n(x) and P_n'(x) by the three-term recurrence
+    double p0 = 1.0, p1 = x;
+    for (int k = 1; k < n; ++k) {
+      const double p2 = ((2.0 * k + 1.0) * x * p1 - k * p0) / (k + 1.0);
+      p0 = p1;
+      p1 = p2;
+    }
+    dp = n * (x * p1 - p0) / (x * x - 1.0);
+    return p1;
+  };
+  for (int i = 0; i < n; ++i) {
+    double dp = 0;
+    const double p = legendre(r.nodes[i], dp);
+    r.nodes[i] -= p / dp;
+    legendre(r.nodes[i], dp);
+    r.weights[i] = 2.0 / ((1.0 - r.nodes[i] * r.nodes[i]) * dp * dp);
+  }
+  return r;
+}
+}  // namespace
+
 const QuadratureRule& gauss_legendre(int n) {
   if (n < 1) throw std::invalid_argument("gauss_legendre: n = " + std::to_string(n) + " (must be >= 1)");
+  static std::mutex mutex;
   static std::map<int, QuadratureRule> cache;
-  // Legendre: b_j = j^2 / (4 j^2 - 1); mass of [-1, 1] is 2.
-  return cached(n, cache, 2.0, [](int j) { return double(j) * j / (4.0 * j * j - 1.0); });
+  std::lock_guard lock(mutex);
+  auto it = cache.find(n);
+  if (it == cache.end()) it = cache.emplace(n, polished_legendre(n)).first;
+  return it->second;
 }
 
 double hermite_he(int j, double z) {
