@@ -49,7 +49,7 @@ nlohmann::json ClaimReport::to_json() const {
     pts.push_back({{"label", p.label}, {"x", num(p.x)}, {"measured", num(p.measured)},
                    {"measured_error", num(p.measured_error)}, {"expected", num(p.expected)},
                    {"tolerance", num(p.tolerance)}, {"pass", p.pass}});
-  return {{"schema_version", kSchemaVersion}, {"claim", claim}, {"title", title}, {"config", config},
+  return {{"schema_version", kSchemaVersion}, {"claim", claim}, {"id", claim}, {"title", title}, {"config", config},
           {"seeds", seeds}, {"points", pts}, {"pass", pass()}, {"tolerance_reason", tolerance_reason},
           {"extra", extra}, {"provenance", provenance()}};
 }

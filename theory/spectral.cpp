@@ -178,8 +178,9 @@ struct ExactSolver {
 
 // Mean over the full view with the batch standard error.
 template <class F>
-Estimate with_error(F&& per_view, const LabelSample& s, double sign) {
+Estimate with_error(F&& per_view, const LabelSample& s, double sign, bool error_bars = true) {
   const double full = per_view(View{&s, 0, 1, sign});
+  if (!error_bars) return {full, 0.0};
   double m = 0, m2 = 0;
   int finite = 0;
   for (int b = 0; b < kBatches; ++b) {
@@ -298,13 +299,14 @@ SpectralPrediction predict_spectral(const ModelConfig& model, const std::vector<
     for (int k = 0; k < K; ++k) {
       const double sign = out.directions[k].theta.value >= 0 ? 1.0 : -1.0;
       out.directions[k].alpha_threshold = with_error(
-          [&](const View& v) { return solver(v).threshold(k, sign * out.directions[k].theta.value); }, sample, sign);
+          [&](const View& v) { return solver(v).threshold(k, sign * out.directions[k].theta.value); }, sample, sign,
+          opt.error_bars);
     }
     for (double alpha : alphas) {
       CurvePoint pt;
       pt.alpha = alpha;
-      pt.bulk_edge = with_error([&](const View& v) { return solver(v).edge(alpha); }, sample, 1.0);
-      pt.bulk_edge_lower = with_error([&](const View& v) { return -solver(v).edge(alpha); }, sample, -1.0);
+      pt.bulk_edge = with_error([&](const View& v) { return solver(v).edge(alpha); }, sample, 1.0, opt.error_bars);
+      pt.bulk_edge_lower = with_error([&](const View& v) { return -solver(v).edge(alpha); }, sample, -1.0, opt.error_bars);
       for (int k = 0; k < K; ++k) {
         const double sign = out.directions[k].theta.value >= 0 ? 1.0 : -1.0;
         const auto full = solver(View{&sample, 0, 1, sign}).spike(alpha, k);
@@ -318,8 +320,9 @@ SpectralPrediction predict_spectral(const ModelConfig& model, const std::vector<
           const auto sol = solver(v);
           const auto sp = sol.spike(alpha, k);
           return sign * (sp.present ? sp.eigenvalue : sol.edge(alpha));
-        }, sample, sign));
-        pt.overlap.push_back(with_error([&](const View& v) { return solver(v).spike(alpha, k).overlap; }, sample, sign));
+        }, sample, sign, opt.error_bars));
+        pt.overlap.push_back(
+            with_error([&](const View& v) { return solver(v).spike(alpha, k).overlap; }, sample, sign, opt.error_bars));
       }
       out.curve.push_back(pt);
     }

@@ -34,6 +34,7 @@ struct TheoryOptions {
   std::uint64_t mc_samples = 1u << 20;  ///< Monte Carlo sample of (T(y), z_k) (theory seed below)
   std::uint64_t mc_seed = 20260205;     ///< fixed, independent of the model seed
   int max_directions = 64;              ///< directions for which curves are computed
+  bool error_bars = true;               ///< batch standard errors (doubles the cost; off for plotting)
   void validate() const;
 };
 

@@ -16,36 +16,9 @@
 #include <boost/test/unit_test.hpp>
 
 #include "reports/report.hpp"
+#include "verify/claims/stats.hpp"
 
 namespace hmi::verify {
-
-struct Stats {
-  double mean = 0, sd = 0, se = 0;
-  int n = 0;
-};
-
-inline Stats stats(const std::vector<double>& x) {
-  Stats s;
-  s.n = int(x.size());
-  if (x.empty()) return s;
-  s.mean = std::accumulate(x.begin(), x.end(), 0.0) / s.n;
-  double v = 0;
-  for (double a : x) v += (a - s.mean) * (a - s.mean);
-  s.sd = s.n > 1 ? std::sqrt(v / (s.n - 1)) : 0.0;
-  s.se = s.sd / std::sqrt(double(s.n));
-  return s;
-}
-
-inline std::uint64_t master_seed() {
-  const char* env = std::getenv("HMI_MASTER_SEED");
-  return env && *env ? std::strtoull(env, nullptr, 10) : 1;
-}
-
-inline std::vector<std::uint64_t> seeds(int count) {
-  std::vector<std::uint64_t> s;
-  for (int i = 0; i < count; ++i) s.push_back(1000 * master_seed() + std::uint64_t(i));
-  return s;
-}
 
 /// Writes the report to $HMI_REPORT_DIR/<name>.json (atomically) and returns its verdict.
 inline bool write_report(const reports::ClaimReport& r, const std::string& name) {

@@ -36,7 +36,7 @@
 
 #include "theory/spectral.hpp"
 #include "verify/check.hpp"
-#include "verify/spectral_sweep.hpp"
+#include "verify/claims/spectral.hpp"
 
 using namespace hmi;
 
@@ -57,38 +57,21 @@ theory::ModelConfig base_model() {
 const std::vector<double> kAlphas{3.0, 7.6, 10.0, 24.0};
 std::vector<double> alphas_for(int d) { return d >= 2000 ? std::vector<double>{3.0, 7.6} : kAlphas; }
 int seeds_for(int d) { return d <= 500 ? 6 : (d <= 1000 ? 4 : 3); }
-double delta_q(int d) { return 0.03 * std::sqrt(1000.0 / d); }
-double delta_nu(int d) { return 0.04 * std::sqrt(1000.0 / d); }
-double delta_edge(int d, double edge) { return 3.0 * std::pow(double(d), -2.0 / 3.0) * std::abs(edge); }
 
-// Measured once: every (d, alpha) cell with its runs over seeds.
-struct Cell {
-  int d;
-  double alpha;
-  std::vector<verify::SpectralRun> runs;
-};
-
-struct Measurements {
-  std::vector<Cell> cells;
-  std::vector<std::uint64_t> seeds;
-  Measurements() {
-    const auto m = base_model();
-    for (int d : {500, 1000, 2000}) {
-      const auto s = verify::seeds(seeds_for(d));
-      if (s.size() > seeds.size()) seeds = s;
+// Measured once, compared many times.
+const std::vector<verify::Cell>& measurements() {
+  static const std::vector<verify::Cell> cells = [] {
+    std::vector<verify::Cell> out;
+    for (int d : {500, 1000, 2000})
       for (double a : alphas_for(d)) {
-        Cell c{d, a, {}};
-        for (auto seed : s) c.runs.push_back(verify::simulate_once(m, d, a, seed, kTop));
-        BOOST_TEST_MESSAGE("measured d=" << d << " alpha=" << a << " (" << s.size() << " seeds)");
-        cells.push_back(std::move(c));
+        verify::Cell c{d, a, {}};
+        for (auto seed : verify::seeds(seeds_for(d))) c.runs.push_back(verify::simulate_once(base_model(), d, a, seed, kTop));
+        BOOST_TEST_MESSAGE("measured d=" << d << " alpha=" << a << " (" << c.runs.size() << " seeds)");
+        out.push_back(std::move(c));
       }
-    }
-  }
-};
-
-const Measurements& measurements() {
-  static const Measurements m;
-  return m;
+    return out;
+  }();
+  return cells;
 }
 
 theory::SpectralPrediction predict(const theory::ModelConfig& m, std::uint64_t samples = 1u << 20) {
@@ -97,164 +80,33 @@ theory::SpectralPrediction predict(const theory::ModelConfig& m, std::uint64_t s
   return theory::predict_spectral(m, kAlphas, theory::Method::exact, opt);
 }
 
-std::size_t alpha_index(double a) { return std::size_t(std::find(kAlphas.begin(), kAlphas.end(), a) - kAlphas.begin()); }
-
-std::string label(const char* what, int k, int d, double a) {
-  std::ostringstream s;
-  s << what << k << " d=" << d << " alpha=" << a;
-  return s.str();
-}
-
-// Where a direction sits relative to its predicted threshold.
-enum class Side { below, near, above };
-Side side(double alpha, double threshold) {
-  if (alpha >= 1.5 * threshold) return Side::above;
-  if (alpha <= 0.6 * threshold) return Side::below;
-  return Side::near;
-}
-
-// --- C2: overlaps --------------------------------------------------------------------------
-reports::ClaimReport compare_overlaps(const Measurements& meas, const theory::SpectralPrediction& pred,
-                                     const theory::SpectralPrediction& ref) {
-  reports::ClaimReport r;
-  r.claim = "C2";
-  r.title = "Overlap curves q_k(alpha) of the spectral estimator match Theory B (T = clip(3))";
-  r.seeds = meas.seeds;
-  r.tolerance_reason =
-      "3 sqrt(SE_seeds^2 + theory MC error^2) + 0.03 sqrt(1000/d) (finite-size scale 1/sqrt(d), "
-      "0.03 at d=1000 from an independent check); points with 0.6 alpha_k < alpha < 1.5 alpha_k skipped "
-      "(threshold smoothing ~ d^-1/3)";
-  std::map<int, std::vector<double>> dev2;  // d -> squared deviations above threshold (alpha 3, 7.6)
-  std::map<int, std::vector<double>> se2;
-  for (const auto& c : meas.cells) {
-    const auto& pt = pred.curve[alpha_index(c.alpha)];
-    for (int k = 0; k < 5; ++k) {
-      const Side s = side(c.alpha, ref.directions[k].alpha_threshold.value);
-      if (s == Side::near) continue;
-      std::vector<double> q;
-      for (const auto& run : c.runs) q.push_back(run.overlap[k]);
-      const auto st = verify::stats(q);
-      const double expected = pt.overlap[k].value;
-      const double tol = 3 * std::hypot(st.se, pt.overlap[k].error) + delta_q(c.d);
-      r.check(label(s == Side::above ? "q_" : "q_(below) ", k + 1, c.d, c.alpha), c.alpha, st.mean, st.se, expected, tol);
-      if (s == Side::above && (c.alpha == 3.0 || c.alpha == 7.6)) {
-        dev2[c.d].push_back((st.mean - expected) * (st.mean - expected));
-        se2[c.d].push_back(st.se * st.se);
-      }
-    }
-  }
-  // Finite-size drift: RMS deviation at the largest d <= at the smallest d (+ noise allowance).
-  auto rms = [](const std::vector<double>& v) {
-    double s = 0;
-    for (double x : v) s += x;
-    return std::sqrt(s / double(v.size()));
-  };
-  const int dmin = dev2.begin()->first, dmax = dev2.rbegin()->first;
-  const double noise = 3 * std::sqrt(rms(se2[dmin]) * rms(se2[dmin]) + rms(se2[dmax]) * rms(se2[dmax]));
-  nlohmann::json drift = nlohmann::json::object();
-  for (const auto& [d, v] : dev2) drift[std::to_string(d)] = rms(v);
-  r.extra["rms_deviation_above_threshold_by_d"] = drift;
-  r.record({"rms deviation d=" + std::to_string(dmax) + " vs d=" + std::to_string(dmin), double(dmax), rms(dev2[dmax]),
-            rms(se2[dmax]), rms(dev2[dmin]), noise, rms(dev2[dmax]) <= rms(dev2[dmin]) + noise});
-  return r;
-}
-
-// --- C3: bulk edge, outliers, count ---------------------------------------------------------
-reports::ClaimReport compare_spectrum(const Measurements& meas, const theory::SpectralPrediction& pred,
-                                     const theory::SpectralPrediction& ref) {
-  reports::ClaimReport r;
-  r.claim = "C3";
-  r.title = "Spectral structure: bulk edges, outlier positions and outlier count match Theory B";
-  r.seeds = meas.seeds;
-  r.tolerance_reason =
-      "3 sqrt(SE^2 + theory MC error^2) + finite size: 0.04 sqrt(1000/d) for outliers, 3 d^(-2/3)|edge| "
-      "(Tracy-Widom scale) for edges; count: mean over seeds of #eigenvalues beyond edge(1 + 2 d^-2/3) "
-      "within 0.5 of the predicted number, only where no direction is within [0.6, 1.5] alpha_k";
-  for (const auto& c : meas.cells) {
-    const auto& pt = pred.curve[alpha_index(c.alpha)];
-    int predicted = 0;
-    bool ambiguous = false;
-    for (int k = 0; k < 5; ++k) {
-      const Side s = side(c.alpha, ref.directions[k].alpha_threshold.value);
-      ambiguous = ambiguous || s == Side::near;
-      if (s == Side::above) ++predicted;
-    }
-    std::vector<std::vector<double>> sorted;  // per seed, descending
-    for (const auto& run : c.runs) {
-      auto e = run.eigenvalues;
-      std::sort(e.rbegin(), e.rend());
-      sorted.push_back(e);
-    }
-    // Outlier positions of directions well above threshold: the k-th largest eigenvalue.
-    for (int k = 0; k < 5; ++k) {
-      if (side(c.alpha, ref.directions[k].alpha_threshold.value) != Side::above || !pt.outlier[k]) continue;
-      std::vector<double> v;
-      for (const auto& e : sorted) v.push_back(e[k]);
-      const auto st = verify::stats(v);
-      r.check(label("nu_", k + 1, c.d, c.alpha), c.alpha, st.mean, st.se, pt.outlier[k]->value,
-              3 * std::hypot(st.se, pt.outlier[k]->error) + delta_nu(c.d));
-    }
-    if (ambiguous) continue;
-    // Top bulk edge: the largest eigenvalue after the predicted outliers.
-    std::vector<double> top, low, count;
-    for (std::size_t i = 0; i < sorted.size(); ++i) {
-      top.push_back(sorted[i][predicted]);
-      if (c.runs[i].smallest < 0) low.push_back(c.runs[i].smallest);  // true minimum (see spectral_sweep.hpp)
-      const double cut = pt.bulk_edge.value * (1 + 2 * std::pow(double(c.d), -2.0 / 3.0));
-      count.push_back(double(std::count_if(sorted[i].begin(), sorted[i].end(), [&](double x) { return x > cut; })));
-    }
-    auto st = verify::stats(top);
-    r.check(label("edge", 0, c.d, c.alpha), c.alpha, st.mean, st.se, pt.bulk_edge.value,
-            3 * std::hypot(st.se, pt.bulk_edge.error) + delta_edge(c.d, pt.bulk_edge.value));
-    if (low.size() == sorted.size()) {
-      st = verify::stats(low);
-      r.check(label("lower edge", 0, c.d, c.alpha), c.alpha, st.mean, st.se, pt.bulk_edge_lower.value,
-              3 * std::hypot(st.se, pt.bulk_edge_lower.error) + delta_edge(c.d, pt.bulk_edge_lower.value));
-    }
-    st = verify::stats(count);
-    r.check(label("outlier count", 0, c.d, c.alpha), c.alpha, st.mean, st.se, predicted, 0.5);
-  }
-  return r;
-}
-
-struct Wrong {
-  const char* name;
-  std::function<void(theory::ModelConfig&)> change;
-};
 // Neither claim sees gamma x 1.2 at d <= 2000, and the reports say so (known_blind_spot)
 // instead of asserting it. With normalized amplitudes Var T, hence both bulk edges, does not
 // depend on gamma; the overlaps and outliers of the directions far from their thresholds
 // move by 0.01-0.05, no more than the finite-size bias measured here (RMS deviation of the
 // overlaps 0.036, 0.025, 0.013 at d = 500, 1000, 2000, i.e. ~0.8/sqrt(d)). Seeing it would
 // take d ~ 8000 (bias < 0.01) or points close to thresholds, where finite-d smoothing rules.
-bool blind_spot(const std::string& claim, const std::string& wrong) { return wrong == "gamma x 1.2"; }
-const std::vector<Wrong> kWrong{
-    {"gamma x 1.2", [](theory::ModelConfig& m) { m.gamma *= 1.2; }},
-    {"mu_2 x 1.2", [](theory::ModelConfig& m) { m.activation = "hermite:0,0," + std::to_string(1.2 * std::sqrt(2.0)); }},
-    {"Delta x 2", [](theory::ModelConfig& m) { m.noise *= 2; }},
-};
+bool blind_spot(const std::string& wrong) { return wrong == "gamma x 1.2"; }
 
-// The comparison points (which directions are above/below threshold at which alpha) are
-// fixed by the design, from the reference prediction; a prediction under test only supplies
-// the expected values, so a wrong prediction cannot shrink the set of points it is held to.
-using Compare = std::function<reports::ClaimReport(const Measurements&, const theory::SpectralPrediction&,
+using Compare = std::function<reports::ClaimReport(const std::vector<verify::Cell>&, const theory::SpectralPrediction&,
                                                    const theory::SpectralPrediction&)>;
+
 void run_claim(const std::string& name, const Compare& compare) {
-  const auto& meas = measurements();
+  const auto& cells = measurements();
   const auto truth = predict(base_model());
-  auto r = compare(meas, truth, truth);
+  auto r = compare(cells, truth, truth);
   r.config = {{"model", base_model()}, {"d", {500, 1000, 2000}}, {"alpha", kAlphas}, {"top", kTop},
               {"theory_samples", 1 << 20}, {"theory_numerical_error", truth.numerical_error}};
   nlohmann::json wrong = nlohmann::json::array();
-  for (const auto& w : kWrong) {
+  for (const auto& w : verify::wrong_predictions()) {
     auto m = base_model();
     w.change(m);
-    const auto bad = compare(meas, predict(m, 1u << 19), truth);
+    const auto bad = compare(cells, predict(m, 1u << 19), truth);
     int failed = 0;
     for (const auto& p : bad.points) failed += !p.pass;
     wrong.push_back({{"prediction", w.name}, {"rejected", !bad.pass()}, {"failed_points", failed},
-                     {"points", bad.points.size()}, {"known_blind_spot", blind_spot(name, w.name)}});
-    if (!blind_spot(name, w.name)) BOOST_TEST(!bad.pass(), name << " must reject the wrong prediction " << w.name);
+                     {"points", bad.points.size()}, {"known_blind_spot", blind_spot(w.name)}});
+    if (!blind_spot(w.name)) BOOST_TEST(!bad.pass(), name << " must reject the wrong prediction " << w.name);
     BOOST_TEST_MESSAGE(name << " wrong prediction " << w.name << ": " << failed << "/" << bad.points.size() << " points fail");
   }
   r.extra["wrong_predictions"] = wrong;
@@ -263,11 +115,17 @@ void run_claim(const std::string& name, const Compare& compare) {
   BOOST_TEST_MESSAGE(name << ": " << r.points.size() << " points, pass = " << r.pass());
 }
 
+std::string label(int k, int d, double a) {
+  std::ostringstream s;
+  s << "q_" << k << " d=" << d << " alpha=" << a;
+  return s.str();
+}
+
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(C2_overlaps_match_theory_B) { run_claim("C2_overlaps", compare_overlaps); }
+BOOST_AUTO_TEST_CASE(C2_overlaps_match_theory_B) { run_claim("C2_overlaps", verify::compare_overlaps); }
 
-BOOST_AUTO_TEST_CASE(C3_spectrum_matches_theory_B) { run_claim("C3_spectrum", compare_spectrum); }
+BOOST_AUTO_TEST_CASE(C3_spectrum_matches_theory_B) { run_claim("C3_spectrum", verify::compare_spectrum); }
 
 // C2b: unbounded T = identity against Theory A at alpha >> log n (section 4's caveat).
 // p = 8, Delta = 1 puts the thresholds at 1.4 k^2 (alpha_8 ~ 92), so alpha = 150 and 600
@@ -309,8 +167,8 @@ BOOST_AUTO_TEST_CASE(C2b_identity_matches_theory_A) {
         const auto st = verify::stats(v);
         const double trunc = std::abs(exact.curve[a].overlap[k].value - lead.curve[a].overlap[k].value) +
                              3 * exact.curve[a].overlap[k].error;
-        r.check(label("q_", k + 1, d, alphas[a]), alphas[a], st.mean, st.se, pred.curve[a].overlap[k].value,
-                3 * st.se + delta_q(d) + trunc);
+        r.check(label(k + 1, d, alphas[a]), alphas[a], st.mean, st.se, pred.curve[a].overlap[k].value,
+                3 * st.se + verify::delta_overlap(d) + trunc);
       }
     return r;
   };
@@ -328,7 +186,7 @@ BOOST_AUTO_TEST_CASE(C2b_identity_matches_theory_A) {
   r.seeds = seeds;
   r.config = {{"model", m}, {"d", d}, {"alpha", alphas}};
   nlohmann::json wrong = nlohmann::json::array();
-  std::vector<Wrong> wrong_here = kWrong;
+  std::vector<verify::WrongPrediction> wrong_here = verify::wrong_predictions();
   wrong_here.push_back({"mu_2 x 2", [](theory::ModelConfig& m) { m.activation = "hermite:0,0," + std::to_string(2 * std::sqrt(2.0)); }});
   wrong_here.push_back({"Delta x 4", [](theory::ModelConfig& m) { m.noise *= 4; }});
   for (const auto& w : wrong_here) {

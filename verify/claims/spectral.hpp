@@ -1,0 +1,62 @@
+#pragma once
+// Claims C2 (overlap curves) and C3 (spectral structure) as pure comparisons of measured
+// runs with a prediction, shared by the test suite (verify/test_spectral_claims.cpp) and by
+// `hmi reproduce`. Tolerances and their reasons are documented in spectral.cpp.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "estimators/spectral.hpp"
+#include "reports/report.hpp"
+#include "theory/model.hpp"
+#include "theory/spectral.hpp"
+
+namespace hmi::verify {
+
+struct SpectralRun {
+  int d = 0;
+  double alpha = 0;
+  std::uint64_t seed = 0;
+  std::vector<double> eigenvalues;  ///< top K by |value|
+  std::vector<double> overlap;      ///< q_k
+  std::vector<double> subspace_overlap;
+  double smallest = 0;  ///< most negative computed eigenvalue (the true minimum when < 0)
+};
+
+/// One run of the estimator (threads = 2, top-K eigenpairs).
+SpectralRun simulate_once(const theory::ModelConfig& base, int d, double alpha, std::uint64_t seed, int top,
+                          int threads = 2);
+
+/// All seeds at one (d, alpha).
+struct Cell {
+  int d = 0;
+  double alpha = 0;
+  std::vector<SpectralRun> runs;
+};
+
+/// Finite-size allowances (see spectral.cpp for where the constants come from).
+double delta_overlap(int d);
+double delta_outlier(int d);
+double delta_edge(int d, double edge);
+
+/// Where a direction sits relative to its threshold: compared only well above
+/// (alpha >= 1.5 alpha_k) or well below (alpha <= 0.6 alpha_k).
+enum class Side { below, near, above };
+Side side(double alpha, double threshold);
+
+/// `pred` supplies expected values (its curve must contain every cell's alpha); `ref` fixes
+/// which points are compared, so a wrong prediction cannot shrink its own test.
+reports::ClaimReport compare_overlaps(const std::vector<Cell>& cells, const theory::SpectralPrediction& pred,
+                                      const theory::SpectralPrediction& ref);
+reports::ClaimReport compare_spectrum(const std::vector<Cell>& cells, const theory::SpectralPrediction& pred,
+                                      const theory::SpectralPrediction& ref);
+
+/// Deliberately wrong predictions every claim is run against.
+struct WrongPrediction {
+  std::string name;
+  std::function<void(theory::ModelConfig&)> change;
+};
+const std::vector<WrongPrediction>& wrong_predictions();
+
+}  // namespace hmi::verify
