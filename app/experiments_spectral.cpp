@@ -90,26 +90,36 @@ theory::SpectralPrediction predict(const RunContext& ctx, const theory::ModelCon
   return theory::predict_spectral(m, alphas, theory::Method::automatic, opt);
 }
 
-// Runs a claim comparison against the prediction and against the wrong predictions.
-reports::ClaimReport claim_with_wrong(const RunContext& ctx, const std::vector<verify::Cell>& cells,
-                                      const std::vector<double>& alphas,
-                                      reports::ClaimReport (*compare)(const std::vector<verify::Cell>&,
-                                                                      const theory::SpectralPrediction&,
-                                                                      const theory::SpectralPrediction&)) {
+// The prediction a claim is checked against, and the deliberately wrong ones it must reject;
+// computed once per experiment and shared by its claims.
+struct Predictions {
+  theory::SpectralPrediction truth;
+  std::vector<std::pair<std::string, theory::SpectralPrediction>> wrong;
+};
+
+Predictions predictions(const RunContext& ctx, const std::vector<double>& alphas) {
   const auto m = model_of(ctx);
-  const auto truth = predict(ctx, m, alphas);
-  auto r = compare(cells, truth, truth);
-  nlohmann::json wrong = nlohmann::json::array();
+  Predictions p{predict(ctx, m, alphas), {}};
   for (const auto& w : verify::wrong_predictions()) {
     auto mw = m;
     w.change(mw);
-    const auto bad = compare(cells, predict(ctx, mw, alphas, true, 4), truth);
-    wrong.push_back({{"prediction", w.name}, {"rejected", !bad.pass()}});
+    p.wrong.emplace_back(w.name, predict(ctx, mw, alphas, true, 4));
   }
+  return p;
+}
+
+// Runs a claim comparison against the prediction and against the wrong predictions.
+reports::ClaimReport claim_with_wrong(const RunContext& ctx, const std::vector<verify::Cell>& cells, const Predictions& p,
+                                      reports::ClaimReport (*compare)(const std::vector<verify::Cell>&,
+                                                                      const theory::SpectralPrediction&,
+                                                                      const theory::SpectralPrediction&)) {
+  auto r = compare(cells, p.truth, p.truth);
+  nlohmann::json wrong = nlohmann::json::array();
+  for (const auto& [name, pred] : p.wrong) wrong.push_back({{"prediction", name}, {"rejected", !compare(cells, pred, p.truth).pass()}});
   r.extra["wrong_predictions"] = wrong;
-  r.extra["theory_method"] = theory::to_string(truth.method);
-  r.extra["theory_numerical_error"] = truth.numerical_error;
-  r.config = {{"model", m}};
+  r.extra["theory_method"] = theory::to_string(p.truth.method);
+  r.extra["theory_numerical_error"] = p.truth.numerical_error;
+  r.config = {{"model", model_of(ctx)}};
   return r;
 }
 
@@ -126,7 +136,7 @@ const RegisterExperiment cascade{{
       const auto alphas = c["alphas"].get<std::vector<double>>();
       const auto cells = load_cells(ctx, "cascade", {d}, alphas, c["seeds"]);
       const auto m = model_of(ctx);
-      const auto dense_alpha = logspace(alphas.front(), alphas.back(), 60);
+      const auto dense_alpha = logspace(alphas.front(), alphas.back(), 40);
       const auto curve = predict(ctx, m, dense_alpha, false);
       const int K = std::min<int>(8, int(curve.directions.size()));
       nlohmann::json panel = {{"series", nlohmann::json::array()}};
@@ -159,11 +169,12 @@ const RegisterExperiment cascade{{
                              {"caption", cap.str()}, {"claims", {"C1", "C2"}}, {"xlabel", "sample ratio α = n/d"},
                              {"ylabel", "overlap q_k"}, {"xscale", "log"}, {"palette", "sequential"},
                              {"legend_title", "direction"}, {"panels", {panel}}});
-      auto c2 = claim_with_wrong(ctx, cells, alphas, verify::compare_overlaps);
+      const Predictions preds = predictions(ctx, alphas);
+      auto c2 = claim_with_wrong(ctx, cells, preds, verify::compare_overlaps);
       c2.config["d"] = d;
       c2.config["alphas"] = alphas;
       out.claims.push_back(c2);
-      auto c3 = claim_with_wrong(ctx, cells, alphas, verify::compare_spectrum);
+      auto c3 = claim_with_wrong(ctx, cells, preds, verify::compare_spectrum);
       c3.config["d"] = d;
       c3.config["alphas"] = alphas;
       out.claims.push_back(c3);
@@ -218,7 +229,7 @@ const RegisterExperiment spectrum{{
         nlohmann::json s = {{"label", "eigenvalues of M"}, {"style", "hist"}, {"bins", edges}, {"counts", counts}};
         nlohmann::json marks = {{"label", "predicted outliers"}, {"style", "marker"}, {"x", outl}};
         std::ostringstream note;
-        note << predicted << " outliers predicted, " << measured << " seen";
+        note << predicted << " predicted outlier" << (predicted == 1 ? "" : "s") << ", " << measured << " seen";
         panels.push_back({{"title", "α = " + num_key(alphas[i])},
                           {"note", note.str()},
                           {"series", {s, marks}},
@@ -290,7 +301,7 @@ const RegisterExperiment finite_size{{
       const auto alphas = c["alphas"].get<std::vector<double>>();
       const auto cells = load_cells(ctx, "finite_size", ds, alphas, c["seeds"]);
       const auto m = model_of(ctx);
-      const auto dense = logspace(alphas.front(), alphas.back(), 50);
+      const auto dense = logspace(alphas.front(), alphas.back(), 40);
       const auto curve = predict(ctx, m, dense, false);
       nlohmann::json panel = {{"series", nlohmann::json::array()}};
       std::vector<double> th;
@@ -317,7 +328,7 @@ const RegisterExperiment finite_size{{
                                              "d → ∞ theory: the transition sharpens as d grows."},
                              {"claims", {"C2"}}, {"xlabel", "sample ratio α = n/d"}, {"ylabel", "overlap q_" + std::to_string(k)},
                              {"xscale", "log"}, {"panels", {panel}}});
-      auto claim = claim_with_wrong(ctx, cells, alphas, verify::compare_overlaps);
+      auto claim = claim_with_wrong(ctx, cells, predictions(ctx, alphas), verify::compare_overlaps);
       claim.claim = "C2.finite_size";
       claim.title = "Overlap curves at d in {" + [&] {
         std::string s;

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <functional>
 #include <stdexcept>
+#include <thread>
 
 #include <Random123/boxmuller.hpp>
 #include <Random123/philox.h>
@@ -146,8 +148,8 @@ struct ExactSolver {
   double edge(double alpha) const { return psi(lambda_bar(alpha), alpha); }
 
   struct Spike { bool present; double eigenvalue, overlap; };
-  Spike spike(double alpha, int k) const {
-    const double lb = lambda_bar(alpha);
+  Spike spike(double alpha, int k) const { return spike(alpha, k, lambda_bar(alpha)); }
+  Spike spike(double alpha, int k, double lb) const {
     auto h = [&](double l) { return 1.0 / alpha + H(l, k); };
     if (h(lb) >= 0) return {false, 0, 0};
     double a = lb, step = std::max(lb - tau, 1e-3), b = lb + step;
@@ -194,6 +196,23 @@ Estimate with_error(F&& per_view, const LabelSample& s, double sign, bool error_
   m /= kBatches;
   const double var = std::max(0.0, (m2 / kBatches - m * m) * kBatches / (kBatches - 1));
   return {full, std::sqrt(var / kBatches)};
+}
+
+// values[0] from the full sample, values[1..] from the batches (if any): the full value with
+// the batch standard error.
+Estimate combine(const std::vector<double>& values) {
+  const double full = values.at(0);
+  if (values.size() == 1) return {full, 0.0};
+  const std::size_t nb = values.size() - 1;
+  double m = 0, m2 = 0;
+  for (std::size_t i = 1; i < values.size(); ++i) {
+    if (!std::isfinite(values[i])) return {full, std::isfinite(full) ? kInf : 0.0};
+    m += values[i];
+    m2 += values[i] * values[i];
+  }
+  m /= double(nb);
+  const double var = std::max(0.0, (m2 / double(nb) - m * m) * double(nb) / double(nb - 1));
+  return {full, std::sqrt(var / double(nb))};
 }
 
 double tau_of(const View& v) {
@@ -295,35 +314,70 @@ SpectralPrediction predict_spectral(const ModelConfig& model, const std::vector<
     }
     leading_order_curve(out, alphas);
   } else {
-    auto solver = [&](const View& v) { return ExactSolver{v, tau_of(v)}; };
-    for (int k = 0; k < K; ++k) {
-      const double sign = out.directions[k].theta.value >= 0 ? 1.0 : -1.0;
-      out.directions[k].alpha_threshold = with_error(
-          [&](const View& v) { return solver(v).threshold(k, sign * out.directions[k].theta.value); }, sample, sign,
-          opt.error_bars);
-    }
+    // Solvers for the full sample and (with error bars) each of the 8 batches, for the top
+    // of the spectrum (t) and the bottom (-t). Every quantity is solved once per view and
+    // combined into an estimate with its batch standard error.
+    auto views = [&](double sign) {
+      std::vector<ExactSolver> v;
+      auto add = [&](std::size_t off, std::size_t stride) {
+        const View w{&sample, off, stride, sign};
+        v.push_back(ExactSolver{w, tau_of(w)});
+      };
+      add(0, 1);
+      if (opt.error_bars)
+        for (int b = 0; b < kBatches; ++b) add(std::size_t(b), kBatches);
+      return v;
+    };
+    const auto top = views(1.0), bottom = views(-1.0);
+    auto side_of = [&](int k) -> const std::vector<ExactSolver>& { return out.directions[k].theta.value >= 0 ? top : bottom; };
+    auto sign_of = [&](int k) { return out.directions[k].theta.value >= 0 ? 1.0 : -1.0; };
+    // Directions are independent given the views: spread them over the cores.
+    auto for_each_direction = [&](const std::function<void(int)>& f) {
+      const int workers = std::max(1, std::min<int>(K, int(std::thread::hardware_concurrency())));
+      std::vector<std::thread> pool;
+      for (int w = 0; w < workers; ++w)
+        pool.emplace_back([&, w] {
+          for (int k = w; k < K; k += workers) f(k);
+        });
+      for (auto& t : pool) t.join();
+    };
+    for_each_direction([&](int k) {
+      std::vector<double> v;
+      for (const auto& s : side_of(k)) v.push_back(s.threshold(k, sign_of(k) * out.directions[k].theta.value));
+      out.directions[k].alpha_threshold = combine(v);
+    });
     for (double alpha : alphas) {
       CurvePoint pt;
       pt.alpha = alpha;
-      pt.bulk_edge = with_error([&](const View& v) { return solver(v).edge(alpha); }, sample, 1.0, opt.error_bars);
-      pt.bulk_edge_lower = with_error([&](const View& v) { return -solver(v).edge(alpha); }, sample, -1.0, opt.error_bars);
-      for (int k = 0; k < K; ++k) {
-        const double sign = out.directions[k].theta.value >= 0 ? 1.0 : -1.0;
-        const auto full = solver(View{&sample, 0, 1, sign}).spike(alpha, k);
-        if (!full.present) {
-          pt.outlier.push_back(std::nullopt);
-          pt.overlap.push_back({0.0, 0.0});
-          continue;
-        }
-        // Batches that fall below threshold count as overlap 0 / eigenvalue at their edge.
-        pt.outlier.push_back(with_error([&](const View& v) {
-          const auto sol = solver(v);
-          const auto sp = sol.spike(alpha, k);
-          return sign * (sp.present ? sp.eigenvalue : sol.edge(alpha));
-        }, sample, sign, opt.error_bars));
-        pt.overlap.push_back(
-            with_error([&](const View& v) { return solver(v).spike(alpha, k).overlap; }, sample, sign, opt.error_bars));
+      std::vector<double> lb_top, lb_bottom, edge_top, edge_bottom;
+      for (const auto& s : top) {
+        lb_top.push_back(s.lambda_bar(alpha));
+        edge_top.push_back(s.psi(lb_top.back(), alpha));
       }
+      for (const auto& s : bottom) {
+        lb_bottom.push_back(s.lambda_bar(alpha));
+        edge_bottom.push_back(-s.psi(lb_bottom.back(), alpha));
+      }
+      pt.bulk_edge = combine(edge_top);
+      pt.bulk_edge_lower = combine(edge_bottom);
+      pt.outlier.assign(K, std::nullopt);
+      pt.overlap.assign(K, Estimate{0.0, 0.0});
+      for_each_direction([&](int k) {
+        const bool up = sign_of(k) > 0;
+        const auto& S = up ? top : bottom;
+        const auto& lb = up ? lb_top : lb_bottom;
+        const auto& edge = up ? edge_top : edge_bottom;
+        std::vector<double> nu, q;
+        for (std::size_t i = 0; i < S.size(); ++i) {
+          const auto sp = S[i].spike(alpha, k, lb[i]);
+          if (i == 0 && !sp.present) return;  // below threshold: no outlier, overlap 0
+          // A batch that falls below threshold counts as overlap 0 and eigenvalue at its edge.
+          nu.push_back(sp.present ? sign_of(k) * sp.eigenvalue : edge[i]);
+          q.push_back(sp.present ? sp.overlap : 0.0);
+        }
+        pt.outlier[k] = combine(nu);
+        pt.overlap[k] = combine(q);
+      });
       out.curve.push_back(pt);
     }
   }
