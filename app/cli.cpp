@@ -1,7 +1,13 @@
 #include "app/cli.hpp"
 
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <limits>
 #include <iostream>
 #include <set>
 #include <sstream>
@@ -52,7 +58,7 @@ void ConfigFlags::add_model_flags() {
   add_string("amplitudes", "normalized|raw|a1,a2,... (an explicit list overrides p and gamma)", d.amplitudes);
   add_string("signs", "signs of the amplitudes: positive|random", d.signs);
   add_double("noise", "label noise variance Delta (>= 0)", d.noise);
-  add_string("preprocess", "label preprocessing T: identity|clip:C|square", d.preprocess);
+  add_string("preprocess", "label preprocessing T: identity|clip:C|square|square-clip:C (min(y^2, C))", d.preprocess);
   add_int("seed", "seed of the teacher and the data (>= 0)", (long long)d.seed);
 }
 
@@ -65,77 +71,138 @@ std::string flag_of(const std::string& key) {
   return f;
 }
 
+// Flag text -> JSON number. Whole text only; numbers must be finite (NaN, Inf and overflow
+// are refused here, once, for every numeric flag); integers must fit in 64 bits.
 nlohmann::json convert(const std::string& key, const std::string& kind, const std::string& text) {
   if (kind == "string") return text;
-  std::size_t used = 0;
-  try {
-    if (kind == "int") {
-      const long long v = std::stoll(text, &used);
-      if (used == text.size()) return v;
-    } else {
-      const double v = std::stod(text, &used);
-      if (used == text.size()) return v;
+  const bool blank = text.empty() || std::isspace(static_cast<unsigned char>(text.front()));
+  if (kind == "int") {
+    errno = 0;
+    char* end = nullptr;
+    const long long v = blank ? 0 : std::strtoll(text.c_str(), &end, 10);
+    if (!blank && end == text.c_str() + text.size()) {
+      if (errno != ERANGE) return v;
+      throw UsageError(flag_of(key) + " = '" + text + "' (must be an integer in [-2^63, 2^63 - 1])");
     }
-  } catch (const std::exception&) {
+    throw UsageError(flag_of(key) + " = '" + text + "' (must be an integer)");
   }
-  throw UsageError(flag_of(key) + " = '" + text + "' (must be " + (kind == "int" ? "an integer" : "a number") + ")");
+  errno = 0;
+  char* end = nullptr;
+  const double v = blank ? 0 : std::strtod(text.c_str(), &end);
+  // Underflow (ERANGE with a tiny result) is a valid tiny number; overflow and NaN/Inf are not.
+  if (!blank && end == text.c_str() + text.size() && std::isfinite(v) && !(errno == ERANGE && std::abs(v) > 1))
+    return v;
+  throw UsageError(flag_of(key) + " = '" + text + "' (must be a finite number)");
+}
+
+bool fits_int64(const nlohmann::json& v) {
+  return v.is_number_integer() &&
+         !(v.is_number_unsigned() && v.get<std::uint64_t>() > std::uint64_t(std::numeric_limits<long long>::max()));
 }
 
 }  // namespace
 
+nlohmann::json read_json_config(const std::string& flag, const std::string& path) {
+  std::ifstream in(path);
+  if (!in || std::filesystem::is_directory(path))
+    throw UsageError(flag + " = '" + path + "' (cannot be read: must be an existing JSON file)");
+  constexpr int kMaxDepth = 32;
+  nlohmann::json file;
+  try {
+    file = nlohmann::json::parse(in, [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+      if (depth > kMaxDepth)
+        throw UsageError(flag + " = '" + path + "' (nested deeper than " + std::to_string(kMaxDepth) +
+                         " levels: must be a flat JSON object of config keys)");
+      return true;
+    });
+  } catch (const nlohmann::json::exception& err) {  // parse errors and number overflow (1e400)
+    throw UsageError(flag + " = '" + path + "' (malformed JSON: " + std::string(err.what()) + ")");
+  }
+  if (!file.is_object()) throw UsageError(flag + " = '" + path + "' (must hold a JSON object)");
+  return file;
+}
+
+std::string brief(const nlohmann::json& v) {
+  std::string s = v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (s.size() > 60) s = s.substr(0, 57) + "...";
+  return s;
+}
+
 nlohmann::json ConfigFlags::merged() const {
+  nlohmann::json file = nlohmann::json::object();
+  if (!config_file_.empty()) file = read_json_config("--config", config_file_);
+  return merged_with(file, config_file_);
+}
+
+nlohmann::json ConfigFlags::merged_with(const nlohmann::json& file, const std::string& source) const {
   nlohmann::json j = nlohmann::json::object();
   for (const auto& e : entries_) j[e.key] = e.def;
-  if (!config_file_.empty()) {
-    std::ifstream in(config_file_);
-    if (!in) throw UsageError("--config = '" + config_file_ + "' (cannot be read: must be an existing JSON file)");
-    nlohmann::json file;
-    try {
-      file = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::parse_error& err) {
-      throw UsageError("--config = '" + config_file_ + "' (malformed JSON: " + std::string(err.what()) + ")");
+  const auto& known = known_config_keys();
+  for (const auto& [key, value] : file.items()) {
+    const auto it = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.key == key; });
+    if (it == entries_.end()) {
+      if (std::find(known.begin(), known.end(), key) == known.end())
+        throw UsageError("config key '" + key + "' in " + source + " (unknown key)");
+      continue;  // a key of another subcommand: ignored here
     }
-    if (!file.is_object()) throw UsageError("--config = '" + config_file_ + "' (must hold a JSON object)");
-    const auto& known = known_config_keys();
-    for (const auto& [key, value] : file.items()) {
-      const auto it = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.key == key; });
-      if (it == entries_.end()) {
-        if (std::find(known.begin(), known.end(), key) == known.end())
-          throw UsageError("config key '" + key + "' in " + config_file_ + " (unknown key)");
-        continue;  // a key of another subcommand: ignored here
-      }
-      const bool ok = (it->kind == "string" && (value.is_string() || (key == "amplitudes" && value.is_array()))) ||
-                      (it->kind == "int" && value.is_number_integer()) ||
-                      (it->kind == "double" && value.is_number());
-      if (!ok)
-        throw UsageError("config key '" + key + "' = " + value.dump() + " (must be " +
-                         (it->kind == "string" ? "a string" : it->kind == "int" ? "an integer" : "a number") + ")");
-      j[key] = value;
-    }
+    const bool ok = (it->kind == "string" && (value.is_string() || (key == "amplitudes" && value.is_array()))) ||
+                    (it->kind == "int" && fits_int64(value)) || (it->kind == "double" && value.is_number());
+    if (!ok)
+      throw UsageError("config key '" + key + "' = " + brief(value) + " (must be " +
+                       (it->kind == "string" ? (key == "amplitudes" ? "a string or a list of numbers" : "a string")
+                        : it->kind == "int"  ? "an integer in [-2^63, 2^63 - 1]"
+                                             : "a number") +
+                       ")");
+    j[key] = value;
   }
   for (const auto& e : entries_)
     if (e.opt && e.opt->count() > 0) j[e.key] = convert(e.key, e.kind, e.text);
   return j;
 }
 
-theory::ModelConfig ConfigFlags::model() const {
-  const nlohmann::json j = merged();
+theory::ModelConfig ConfigFlags::model() const { return model_from_json(merged()); }
+
+theory::ModelConfig model_from_json(const nlohmann::json& j) {
   nlohmann::json m = nlohmann::json::object();
   for (const auto& key : theory::model_config_keys())
     if (j.contains(key)) m[key] = j[key];
-  if (m.contains("seed") && m["seed"].is_number_integer() && m["seed"].get<long long>() < 0)
+  if (m.contains("seed") && m["seed"].is_number_integer() && !m["seed"].is_number_unsigned() &&
+      m["seed"].get<long long>() < 0)
     throw UsageError("seed = " + m["seed"].dump() + " (must be an integer >= 0)");
+  // p is an int in ModelConfig: range-check the 64-bit value before it is narrowed.
   if (m.contains("p") && m["p"].is_number_integer() &&
-      (m["p"].get<long long>() < 1 || m["p"].get<long long>() > 100000))
+      (!fits_int64(m["p"]) || m["p"].get<long long>() < 1 || m["p"].get<long long>() > 100000))
     throw UsageError("p = " + m["p"].dump() + " (must be an integer in [1, 100000])");
   theory::ModelConfig cfg;
   try {
     from_json(m, cfg);
     cfg.validate();
+  } catch (const UsageError&) {
+    throw;
   } catch (const std::invalid_argument& e) {
     throw UsageError(e.what());
+  } catch (const nlohmann::json::exception& e) {  // a conversion the strict reader missed
+    throw UsageError(std::string("config (") + e.what() + ")");
   }
   return cfg;
+}
+
+std::vector<std::string> verify_suites(const std::string& filter) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  const fs::path dir = (ec ? fs::current_path() : exe.parent_path()) / "verify";
+  std::vector<std::string> suites;
+  if (fs::is_directory(dir, ec))
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+      const std::string name = e.path().filename().string();
+      if (e.is_regular_file() && name.rfind("test_", 0) == 0 &&
+          (e.status().permissions() & fs::perms::owner_exec) != fs::perms::none &&
+          (filter.empty() || name.find(filter) != std::string::npos))
+        suites.push_back(e.path().string());
+    }
+  std::sort(suites.begin(), suites.end());
+  return suites;
 }
 
 std::vector<double> parse_number_list(const std::string& field, const std::string& text) {

@@ -52,6 +52,7 @@ std::string Preprocess::str() const {
   switch (kind) {
     case Kind::clip: return "clip:" + num(c);
     case Kind::square: return "square";
+    case Kind::square_clip: return "square-clip:" + num(c);
     default: return "identity";
   }
 }
@@ -59,8 +60,9 @@ std::string Preprocess::str() const {
 Preprocess Preprocess::parse(const std::string& spec) {
   if (spec == "identity") return {};
   if (spec == "square") return {Kind::square, 0.0};
-  if (spec.rfind("clip:", 0) == 0) {
-    const std::string v = spec.substr(5);
+  const bool sq = spec.rfind("square-clip:", 0) == 0;
+  if (spec.rfind("clip:", 0) == 0 || sq) {
+    const std::string v = spec.substr(sq ? 12 : 5);
     std::size_t used = 0;
     double c = 0;
     try {
@@ -68,10 +70,10 @@ Preprocess Preprocess::parse(const std::string& spec) {
     } catch (const std::exception&) {
       used = 0;
     }
-    if (used == v.size() && !v.empty() && std::isfinite(c) && c > 0) return {Kind::clip, c};
-    bad("preprocess", "'" + spec + "'", "clip level must be a finite number > 0, e.g. clip:3");
+    if (used == v.size() && !v.empty() && std::isfinite(c) && c > 0) return {sq ? Kind::square_clip : Kind::clip, c};
+    bad("preprocess", "'" + spec + "'", "clip level must be a finite number > 0, e.g. clip:3 or square-clip:4");
   }
-  bad("preprocess", "'" + spec + "'", "must be identity, clip:C with C > 0, or square");
+  bad("preprocess", "'" + spec + "'", "must be identity, clip:C, square, or square-clip:C with C > 0");
 }
 
 void ModelConfig::validate() const {

@@ -11,9 +11,10 @@
 
 namespace hmi::theory {
 
-/// Label preprocessing T(y): identity, clip(c) = max(-c, min(c, y)), square = y^2.
+/// Label preprocessing T(y): identity, clip(c) = max(-c, min(c, y)), square = y^2,
+/// square-clip(c) = min(y^2, c) (bounded and even: for beta* = 2 activations, THEORY section 5).
 struct Preprocess {
-  enum class Kind { identity, clip, square };
+  enum class Kind { identity, clip, square, square_clip };
   Kind kind = Kind::identity;
   double c = 0.0;  ///< clip level (only for clip)
 
@@ -21,12 +22,14 @@ struct Preprocess {
     switch (kind) {
       case Kind::clip: return y > c ? c : (y < -c ? -c : y);
       case Kind::square: return y * y;
+      case Kind::square_clip: return y * y < c ? y * y : c;
       default: return y;
     }
   }
-  bool bounded() const { return kind == Kind::clip; }
+  bool bounded() const { return kind == Kind::clip || kind == Kind::square_clip; }
   std::string str() const;
-  /// "identity" | "clip:C" (C > 0) | "square"; throws std::invalid_argument otherwise.
+  /// "identity" | "clip:C" (C > 0) | "square" | "square-clip:C" (C > 0); throws
+  /// std::invalid_argument otherwise.
   static Preprocess parse(const std::string& spec);
 };
 

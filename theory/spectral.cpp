@@ -273,7 +273,7 @@ SpectralPrediction predict_spectral(const ModelConfig& model, const std::vector<
   out.activation = analyse(sigma);
   const bool applies = exact_theory_applies(model);
   if (method == Method::exact && !applies)
-    throw std::invalid_argument("method = exact (needs a bounded preprocessing clip:C and an even activation "
+    throw std::invalid_argument("method = exact (needs a bounded preprocessing clip:C or square-clip:C and an even activation "
                                 "he2|abs|he4|even hermite series; got preprocess " + model.preprocess +
                                 ", activation " + model.activation + ")");
   out.method = (method == Method::exact || (method == Method::automatic && applies)) ? Method::exact : Method::leading;
