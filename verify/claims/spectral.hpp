@@ -36,7 +36,8 @@ struct Cell {
 };
 
 /// Finite-size allowances (see spectral.cpp for where the constants come from).
-double delta_overlap(int d);
+/// Overlap allowance at dimension d, for a direction with threshold alpha_k seen at alpha.
+double delta_overlap(int d, double alpha, double threshold);
 double delta_outlier(int d);
 double delta_edge(int d, double edge);
 
