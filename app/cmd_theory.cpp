@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "app/cli.hpp"
+#include "theory/risk.hpp"
 #include "theory/spectral.hpp"
 
 namespace hmi::app {
@@ -48,6 +49,9 @@ void register_theory(CLI::App& app, Runner& run) {
   flags->add_string("method", "auto|leading|exact (exact = Theory B: bounded T and even activation)", "auto");
   flags->add_int("theory_samples", "Monte Carlo samples of (T(y), z) behind Theory B and non-identity T", 1 << 20);
   flags->add_int("top", "directions to report (0 = all p, at most 64)", 0);
+  flags->add_int("width", "student width m: > 0 adds curve[].risk (Theory E, THEORY section 7)", 0);
+  flags->add_int("d", "dimension for the readout variance term of the risk (n_r = alpha d; 0 = omit the term)", 0);
+  flags->add_int("readout_samples", "readout samples n_r for the risk's variance term (0 = alpha d)", 0);
   cmd->add_option("--alpha", *alpha, "sample ratios n/d, comma-separated, e.g. 1,10,100")->required();
   cmd->add_option("--out", *out, "write the JSON here (atomically) instead of stdout");
   cmd->callback([&run, flags, alpha, out] {
@@ -65,10 +69,33 @@ void register_theory(CLI::App& app, Runner& run) {
       const long long top = j["top"];
       if (top < 0 || top > 64) throw UsageError("top = " + std::to_string(top) + " (must be in [0, 64]; 0 = all p up to 64)");
       opt.max_directions = top == 0 ? 64 : int(top);
+      const long long width = j["width"], d = j["d"], nr = j["readout_samples"];
+      if (width < 0 || width > 100000) throw UsageError("width = " + std::to_string(width) + " (must be in [0, 100000]; 0 = no risk)");
+      if (d < 0 || d > 50000) throw UsageError("d = " + std::to_string(d) + " (must be in [0, 50000]; 0 = no readout variance)");
+      if (nr < 0) throw UsageError("readout_samples = " + std::to_string(nr) + " (must be >= 0; 0 = alpha d)");
+      const int p = model.num_directions();
+      // The risk needs the overlaps of every direction the student can represent.
+      if (width > 0) opt.max_directions = std::max(opt.max_directions, int(std::min<long long>(p, width)));
       const auto method = theory::parse_method(j["method"].get<std::string>());
       const auto pred = theory::predict_spectral(model, alphas, method, opt);
       nlohmann::json res = theory_json(pred, model.activation);
       res["model"] = model;
+      if (width > 0) {
+        const theory::RiskConfig rc{.width = int(width), .d = int(d), .readout_samples = std::uint64_t(nr)};
+        const auto risk = theory::risk_from_spectral(model, pred, rc);
+        for (std::size_t i = 0; i < risk.curve.size(); ++i) {
+          const auto& pt = risk.curve[i];
+          auto& c = res["curve"][i];
+          c["risk"] = number_or_null(pt.risk.value);
+          c["risk_error"] = number_or_null(pt.risk.error);
+          c["risk_terms"] = {{"unlearned", pt.terms.unlearned}, {"learned", pt.terms.learned},
+                             {"variance", pt.terms.variance}, {"parameters", pt.terms.parameters}};
+        }
+        res["risk"] = {{"width", risk.width}, {"d", d}, {"readout_samples", nr}, {"linear_term", risk.linear_term},
+                       {"target_variance", risk.target_variance},
+                       {"asymptotic_exponent", number_or_null(theory::asymptotic_risk_exponent(model.gamma))},
+                       {"note", risk.note}};
+      }
       emit_json(res, *out);
       return 0;
     };

@@ -4,11 +4,16 @@
 // Measurement: he2, p = 8, Delta = 0.1, T = clip(3) (bounded: Theory B is exact, so the
 // finite-k shape of the thresholds is predicted, not guessed), d = 300, the spectral estimator
 // along a learning curve (nested prefixes of one data stream, alpha on a geometric grid of
-// ratio 1.12 from 1). Threshold of direction k = the alpha at which its overlap q_k first
-// reaches 0.2 (log-linear interpolation between grid points); q = 0.2 is low enough to sit
+// ratio 1.2 from 1; Theory B is read on the same grid with the same interpolation, so the
+// interpolation error cancels in every comparison). Threshold of direction k = the alpha at
+// which its overlap q_k first reaches 0.2 (log-linear interpolation between grid points);
+// q = 0.2 is low enough to sit
 // close to the threshold and high enough to be above the finite-d floor of below-threshold
-// overlaps.  gamma = 0.75: k = 1..7, alpha <= 45, 12 seeds;  gamma = 1: k = 1..6,
-// alpha <= 80, 10 seeds;  gamma = 1.5: k = 1..5, alpha <= 180, 10 seeds.
+// overlaps.  gamma = 0.75: k = 1..7, alpha <= 75, 12 seeds;  gamma = 1: k = 1..6,
+// alpha <= 120, 10 seeds;  gamma = 1.5: k = 1..5, alpha <= 270, 10 seeds. The grids end at
+// 2.5x the last predicted crossing: per-seed log thresholds scatter by ~0.2-0.3, so a seed
+// whose direction K is not learned by the end of the grid (a failed point) is a > 3 sigma
+// event, not a budget artefact (at 1.6x, master seed 3 hit one).
 // Prediction: the same crossings of Theory B's overlap curves on the same grid (2^18 Monte
 // Carlo samples, with their error bars), and the asymptotic law alpha_k ∝ k^(2 gamma).
 //
@@ -51,14 +56,14 @@ using namespace hmi;
 namespace {
 
 constexpr int kD = 300;
-constexpr double kLevel = 0.2, kRatio = 1.12, kFiniteSize = 0.05, kFiniteSizeLog = 0.15;
+constexpr double kLevel = 0.2, kRatio = 1.2, kFiniteSize = 0.05, kFiniteSizeLog = 0.15;
 
 struct Case {
   double gamma;
   int p, K, seeds;
   double alpha_max;
 };
-const std::vector<Case> kCases{{0.75, 8, 7, 12, 45}, {1.0, 8, 6, 10, 80}, {1.5, 8, 5, 10, 180}};
+const std::vector<Case> kCases{{0.75, 8, 7, 12, 75}, {1.0, 8, 6, 10, 120}, {1.5, 8, 5, 10, 270}};
 
 theory::ModelConfig model(const Case& c) {
   theory::ModelConfig m;
