@@ -95,6 +95,12 @@ nlohmann::json convert(const std::string& key, const std::string& kind, const st
   throw UsageError(flag_of(key) + " = '" + text + "' (must be a finite number)");
 }
 
+std::string join_keys(const std::vector<std::string>& keys) {
+  std::string s;
+  for (const auto& k : keys) s += (s.empty() ? "" : ", ") + k;
+  return s;
+}
+
 bool fits_int64(const nlohmann::json& v) {
   return v.is_number_integer() &&
          !(v.is_number_unsigned() && v.get<std::uint64_t>() > std::uint64_t(std::numeric_limits<long long>::max()));
@@ -103,13 +109,19 @@ bool fits_int64(const nlohmann::json& v) {
 }  // namespace
 
 nlohmann::json read_json_config(const std::string& flag, const std::string& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in || std::filesystem::is_directory(path))
     throw UsageError(flag + " = '" + path + "' (cannot be read: must be an existing JSON file)");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_json_config(flag, path, text.str());
+}
+
+nlohmann::json parse_json_config(const std::string& flag, const std::string& path, const std::string& text) {
   constexpr int kMaxDepth = 32;
   nlohmann::json file;
   try {
-    file = nlohmann::json::parse(in, [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+    file = nlohmann::json::parse(text, [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
       if (depth > kMaxDepth)
         throw UsageError(flag + " = '" + path + "' (nested deeper than " + std::to_string(kMaxDepth) +
                          " levels: must be a flat JSON object of config keys)");
@@ -142,7 +154,7 @@ nlohmann::json ConfigFlags::merged_with(const nlohmann::json& file, const std::s
     const auto it = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.key == key; });
     if (it == entries_.end()) {
       if (std::find(known.begin(), known.end(), key) == known.end())
-        throw UsageError("config key '" + key + "' in " + source + " (unknown key)");
+        throw UsageError("config key '" + key + "' in " + source + " (unknown key: allowed are " + join_keys(known) + ")");
       continue;  // a key of another subcommand: ignored here
     }
     const bool ok = (it->kind == "string" && (value.is_string() || (key == "amplitudes" && value.is_array()))) ||
@@ -150,7 +162,7 @@ nlohmann::json ConfigFlags::merged_with(const nlohmann::json& file, const std::s
     if (!ok)
       throw UsageError("config key '" + key + "' = " + brief(value) + " (must be " +
                        (it->kind == "string" ? (key == "amplitudes" ? "a string or a list of numbers" : "a string")
-                        : it->kind == "int"  ? "an integer in [-2^63, 2^63 - 1]"
+                        : it->kind == "int"  ? (value.is_number_integer() ? "an integer in [-2^63, 2^63 - 1]" : "an integer")
                                              : "a number") +
                        ")");
     j[key] = value;

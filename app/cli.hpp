@@ -31,6 +31,8 @@ class ConfigFlags {
   /// After parsing: defaults <- config file <- explicit flags. Unknown or mistyped keys in
   /// the file throw UsageError.
   nlohmann::json merged() const;
+  /// merged() with the file's content given (the parsing part, shared with the fuzz target).
+  nlohmann::json merged_with(const nlohmann::json& file, const std::string& source) const;
   theory::ModelConfig model() const;  ///< validated
 
  private:
@@ -49,6 +51,24 @@ class ConfigFlags {
 /// Every key some subcommand accepts (a shared config file may carry keys of other commands).
 const std::vector<std::string>& known_config_keys();
 
+/// Reads a JSON config file for `flag` (e.g. "--config"): must exist, parse, hold an object and
+/// nest at most 32 levels (deeper input would only serve to exhaust the stack of a recursive
+/// dump). Throws UsageError naming the flag, the file and the problem.
+nlohmann::json read_json_config(const std::string& flag, const std::string& path);
+/// The parsing part of read_json_config (`path` only names the source in messages).
+nlohmann::json parse_json_config(const std::string& flag, const std::string& path, const std::string& text);
+
+/// A JSON value for a one-line message: its dump, shortened to about 60 characters.
+std::string brief(const nlohmann::json& v);
+
+/// The validated model of a merged flag/config object (keys of theory::model_config_keys()
+/// are read, others ignored). Throws UsageError "field = value (rule)".
+theory::ModelConfig model_from_json(const nlohmann::json& merged);
+
+/// The verification suites built next to this executable (<dir of hmi>/verify/test_*),
+/// sorted; optionally only those whose name contains `filter`.
+std::vector<std::string> verify_suites(const std::string& filter = "");
+
 /// "1,2.5,10" -> numbers; throws UsageError naming `field`.
 std::vector<double> parse_number_list(const std::string& field, const std::string& text);
 
@@ -63,5 +83,7 @@ void register_theory(CLI::App& app, Runner& run);
 void register_simulate(CLI::App& app, Runner& run);
 void register_verify(CLI::App& app, Runner& run);
 void register_reproduce(CLI::App& app, Runner& run);
+void register_calibrate(CLI::App& app, Runner& run);
+void register_report(CLI::App& app, Runner& run);
 
 }  // namespace hmi::app

@@ -16,14 +16,6 @@ namespace hmi::app {
 
 namespace fs = std::filesystem;
 
-namespace {
-fs::path self_dir() {
-  std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? fs::current_path() : exe.parent_path();
-}
-}  // namespace
-
 void register_verify(CLI::App& app, Runner& run) {
   auto* cmd = app.add_subcommand("verify", "Run the verification suites and collect their claim reports");
   auto out = std::make_shared<std::string>("verify-reports");
@@ -34,26 +26,23 @@ void register_verify(CLI::App& app, Runner& run) {
   cmd->add_flag("--list", *list, "list the suites and exit");
   cmd->callback([&run, out, only, list] {
     run = [out, only, list] {
-      const fs::path dir = self_dir() / "verify";
-      std::vector<fs::path> suites;
-      if (fs::is_directory(dir))
-        for (const auto& e : fs::directory_iterator(dir))
-          if (e.is_regular_file() && e.path().filename().string().rfind("test_", 0) == 0 &&
-              (e.status().permissions() & fs::perms::owner_exec) != fs::perms::none)
-            suites.push_back(e.path());
-      std::sort(suites.begin(), suites.end());
-      if (suites.empty()) throw std::runtime_error("no verification suites found in " + dir.string() + " (build them first)");
+      const auto all = verify_suites();
+      if (all.empty()) throw std::runtime_error("no verification suites found next to hmi (build them first)");
       if (*list) {
-        for (const auto& s : suites) std::cout << s.filename().string() << "\n";
+        for (const auto& s : all) std::cout << fs::path(s).filename().string() << "\n";
         return 0;
       }
+      // Invalid input is refused before anything is created.
+      const auto suites = verify_suites(*only);
+      if (suites.empty()) throw UsageError("--suite = '" + *only + "' (matches no suite; see hmi verify --list)");
+      if (fs::exists(*out) && !fs::is_directory(*out))
+        throw UsageError("--out = '" + *out + "' (is a file: must be a folder)");
       fs::create_directories(*out);
       const fs::path abs_out = fs::absolute(*out);
       int failed = 0, ran = 0;
       nlohmann::json summary = nlohmann::json::array();
-      for (const auto& s : suites) {
+      for (const fs::path s : suites) {
         const std::string name = s.filename().string();
-        if (!only->empty() && name.find(*only) == std::string::npos) continue;
         ++ran;
         std::cerr << "[verify] " << name << " ..." << std::flush;
         const auto t0 = std::chrono::steady_clock::now();
@@ -76,7 +65,6 @@ void register_verify(CLI::App& app, Runner& run) {
       }
       reports::write_json_atomic(abs_out / "summary.json", {{"suites", summary}, {"provenance", reports::provenance()}});
       std::cout << ran - failed << " passed, " << failed << " failed" << std::endl;
-      if (ran == 0) throw UsageError("--suite = '" + *only + "' (matches no suite; see hmi verify --list)");
       return failed == 0 ? 0 : 1;
     };
   });

@@ -1,8 +1,12 @@
 // The reproduction engine and the `hmi reproduce` command (see reproduce.hpp).
 #include "app/reproduce.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -78,7 +82,9 @@ const char* kDefault = R"({
   "cascade": {"d": 800, "alphas": [1.5, 2.5, 4, 6, 10, 16, 25, 40, 63, 100, 160, 250], "seeds": 3, "top": 24},
   "spectrum": {"d": 1000, "alphas": [3, 20, 100], "bins": 80},
   "thresholds": {"gammas": [0.75, 1.0, 1.5], "p": 8},
-  "finite_size": {"ds": [250, 500, 1000, 2000], "alphas": [2, 3, 4, 5, 6, 8, 10, 13, 16, 20], "seeds": 2, "direction": 2}
+  "finite_size": {"ds": [250, 500, 1000, 2000], "alphas": [2, 3, 4, 5, 6, 8, 10, 13, 16, 20], "seeds": 2, "direction": 2},
+  "risk": {"gammas": [0.75, 1.0, 1.5], "p": 30, "noise": 0.1, "width": 15, "d": 300, "alphas": [10, 25, 50, 100, 200, 400], "seeds": 3, "test_samples": 20000},
+  "gd": {"p": 4, "d": 100, "alpha": 50, "width": 4, "lr": 0.05, "steps": 700, "seeds": 3}
 })";
 
 nlohmann::json preset_changes(const std::string& preset) {
@@ -87,52 +93,203 @@ nlohmann::json preset_changes(const std::string& preset) {
       "theory_samples": 262144,
       "cascade": {"d": 300, "alphas": [1.5, 3, 6, 12, 25, 50, 100, 200], "seeds": 2, "top": 20},
       "spectrum": {"d": 400, "alphas": [3, 20, 100], "bins": 50},
-      "finite_size": {"ds": [250, 500, 1000], "alphas": [2, 3, 5, 8, 13, 20], "seeds": 2, "direction": 2}
+      "finite_size": {"ds": [250, 500, 1000], "alphas": [2, 3, 5, 8, 13, 20], "seeds": 2, "direction": 2},
+      "risk": {"d": 150, "alphas": [10, 30, 100, 300], "seeds": 2},
+      "gd": {"steps": 500, "seeds": 2}
     })");
   if (preset == "full")
     return nlohmann::json::parse(R"({
       "theory_samples": 4194304,
       "cascade": {"d": 2000, "alphas": [1.5, 2, 2.5, 3.2, 4, 5, 6.3, 8, 10, 13, 16, 20, 25, 32, 40, 50, 63, 80, 100, 130, 160, 200, 250, 320], "seeds": 5, "top": 30},
       "spectrum": {"d": 2000, "alphas": [3, 20, 100], "bins": 120},
-      "finite_size": {"ds": [250, 500, 1000, 2000, 4000], "alphas": [2, 2.5, 3, 3.5, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 25], "seeds": 4, "direction": 2}
+      "finite_size": {"ds": [250, 500, 1000, 2000, 4000], "alphas": [2, 2.5, 3, 3.5, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 25], "seeds": 4, "direction": 2},
+      "risk": {"d": 600, "alphas": [10, 17, 25, 40, 63, 100, 160, 250, 400], "seeds": 5},
+      "gd": {"d": 200, "seeds": 5}
     })");
   return nlohmann::json::object();
 }
 
-void validate_config(const nlohmann::json& c) {
-  auto need = [&](bool ok, const std::string& field, const nlohmann::json& v, const std::string& rule) {
-    if (!ok) throw UsageError(field + " = " + v.dump() + " (" + rule + ")");
+// ---- validation of a run configuration ------------------------------------------------------
+// Every key of the user's file must exist in the preset (sections one level down; the model
+// section is read by the strict model reader), and every field of the known sections is
+// range-checked here, before anything is created, so a bad file never starts a run that fails
+// (or, worse, misbehaves) half-way. A section set to null is removed: that experiment is skipped.
+
+[[noreturn]] void refuse(const std::string& field, const nlohmann::json& v, const std::string& rule) {
+  throw UsageError(field + " = " + brief(v) + " (" + rule + ")");
+}
+
+bool int_in(const nlohmann::json& v, long long lo, long long hi) {
+  if (!v.is_number_integer()) return false;
+  if (v.is_number_unsigned()) return v.get<std::uint64_t>() <= std::uint64_t(hi) && (lo <= 0 || v.get<std::uint64_t>() >= std::uint64_t(lo));
+  const long long x = v.get<long long>();
+  return x >= lo && x <= hi;
+}
+
+// Shortest text that reads back as the same double ("0.005", "1e-09", "300").
+std::string num(double v) {
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
+std::string range(long long lo, long long hi) { return "[" + std::to_string(lo) + ", " + std::to_string(hi) + "]"; }
+
+// A required integer field of `sec` (named `name`) in [lo, hi].
+long long need_int(const nlohmann::json& sec, const std::string& name, const char* key, long long lo, long long hi,
+                   bool required = true, long long def = 0) {
+  const std::string field = name.empty() ? std::string(key) : name + "." + key;
+  if (!sec.contains(key)) {
+    if (required) refuse(field, nullptr, "missing: must be an integer in " + range(lo, hi));
+    return def;
+  }
+  if (!int_in(sec[key], lo, hi)) refuse(field, sec[key], "must be an integer in " + range(lo, hi));
+  return sec[key].get<long long>();
+}
+
+// A required non-empty list of numbers in (lo, hi] (or of integers in [lo, hi] when `integers`).
+std::vector<double> need_list(const nlohmann::json& sec, const std::string& name, const char* key, double lo, double hi,
+                              bool integers = false) {
+  const std::string field = name + "." + key;
+  const std::string rule = integers ? "must be a non-empty list of integers in " + range((long long)lo, (long long)hi)
+                                    : "must be a non-empty list of numbers in (" + num(lo) + ", " + num(hi) + "]";
+  if (!sec.contains(key) || !sec[key].is_array() || sec[key].empty() || sec[key].size() > 10000)
+    refuse(field, sec.contains(key) ? sec[key] : nlohmann::json(nullptr), rule);
+  std::vector<double> out;
+  for (const auto& v : sec[key]) {
+    const bool ok = integers ? int_in(v, (long long)lo, (long long)hi)
+                             : v.is_number() && v.get<double>() > lo && v.get<double>() <= hi;
+    if (!ok) refuse(field, sec[key], rule);
+    out.push_back(v.get<double>());
+  }
+  return out;
+}
+
+// alpha d must give at least two samples at every (d, alpha) of a sweep.
+void need_samples(const std::string& name, const std::vector<double>& ds, const std::vector<double>& alphas) {
+  const double d = *std::min_element(ds.begin(), ds.end());
+  const double a = *std::min_element(alphas.begin(), alphas.end());
+  if (std::llround(a * d) < 2)
+    refuse(name + ".alphas", a, "alpha * d must give at least 2 samples: alpha >= " + num(1.5 / d) + " at d = " + num(d));
+}
+
+// Sections without rules here (added by an experiment since): every field present in the preset
+// must keep its JSON type, integers and numbers that are positive in the preset must stay
+// positive (and finite), and lists must stay non-empty lists of such values. Cross-field rules
+// (d >= p, ...) are the experiment's own.
+void check_like_preset(const std::string& name, const nlohmann::json& s, const nlohmann::json& preset) {
+  auto like = [](const nlohmann::json& v, const nlohmann::json& ref) {
+    if (ref.is_number_integer()) return v.is_number_integer() && (ref.get<long long>() <= 0 || int_in(v, 1, (1ll << 62)));
+    if (ref.is_number()) return v.is_number() && std::isfinite(v.get<double>()) && (ref.get<double>() <= 0 || v.get<double>() > 0);
+    return v.type() == ref.type();
   };
-  need(c.contains("threads") && c["threads"].is_number_integer() && c["threads"] >= 1 && c["threads"] <= 256, "threads",
-       c.value("threads", nlohmann::json()), "must be an integer in [1, 256]");
-  need(c.contains("theory_samples") && c["theory_samples"].is_number_integer() && c["theory_samples"] >= 4096 &&
-           c["theory_samples"] <= (1 << 26),
-       "theory_samples", c.value("theory_samples", nlohmann::json()), "must be an integer in [4096, 67108864]");
+  for (const auto& [key, ref] : preset.items()) {
+    const std::string field = name + "." + key;
+    if (!s.contains(key)) refuse(field, nullptr, "missing: must be like the preset's " + brief(ref));
+    const auto& v = s[key];
+    bool ok = true;
+    if (ref.is_array() && !ref.empty()) {
+      ok = v.is_array() && !v.empty() && v.size() <= 10000;
+      if (ok)
+        for (const auto& x : v) ok = ok && like(x, ref[0]);
+    } else {
+      ok = like(v, ref);
+    }
+    if (!ok) refuse(field, v, "must be like the preset's " + brief(ref) + ": same type, positive where it is positive");
+  }
+}
+
+std::string keys_of(const nlohmann::json& obj) {
+  std::string s;
+  for (const auto& [k, v] : obj.items()) s += (s.empty() ? "" : ", ") + (obj.is_array() ? v.get<std::string>() : k);
+  return s;
+}
+
+void check_user_keys(const nlohmann::json& base, const nlohmann::json& user, const std::string& source) {
+  for (const auto& [key, value] : user.items()) {
+    if (!base.contains(key))
+      throw UsageError("config key '" + key + "' in " + source + " (unknown key: allowed are " + keys_of(base) + ")");
+    if (key == "model") {
+      if (!value.is_object()) continue;  // reported below with the rule
+      const auto& known = theory::model_config_keys();
+      for (const auto& [sub, v] : value.items())
+        if (std::find(known.begin(), known.end(), sub) == known.end())
+          throw UsageError("config key 'model." + sub + "' in " + source + " (unknown key: allowed are " +
+                           keys_of(nlohmann::json(known)) + ")");
+    } else if (base[key].is_object() && value.is_object()) {
+      for (const auto& [sub, v] : value.items())
+        if (!base[key].contains(sub))
+          throw UsageError("config key '" + key + "." + sub + "' in " + source + " (unknown key: allowed are " +
+                           keys_of(base[key]) + ")");
+    }
+  }
+}
+
+void validate_config(const nlohmann::json& c, const std::string& preset) {
+  if (c.value("preset", nlohmann::json()) != preset)
+    refuse("preset", c.value("preset", nlohmann::json()), "set by --quick/--full: must be \"" + preset + "\" or absent");
+  need_int(c, "", "threads", 1, 256);
+  need_int(c, "", "theory_samples", 4096, 1 << 26);
+  if (!c.contains("model") || !c["model"].is_object())
+    refuse("model", c.value("model", nlohmann::json()), "must be an object of model keys");
   theory::ModelConfig m;
   try {
-    from_json(c.at("model"), m);
-    m.validate();
-  } catch (const std::exception& e) {
+    m = model_from_json(c["model"]);
+  } catch (const UsageError& e) {
     throw UsageError(std::string("model.") + e.what());
   }
-  for (const char* sec : {"cascade", "spectrum", "finite_size"}) {
-    if (!c.contains(sec)) continue;
-    const auto& s = c[sec];
-    need(s.is_object(), sec, s, "must be an object");
-    if (s.contains("d"))
-      need(s["d"].is_number_integer() && s["d"] >= m.p && s["d"] <= 20000, std::string(sec) + ".d", s["d"],
-           "must be an integer in [p, 20000]");
-    if (s.contains("ds"))
-      for (const auto& d : s["ds"])
-        need(d.is_number_integer() && d >= m.p && d <= 20000, std::string(sec) + ".ds", s["ds"], "must be integers in [p, 20000]");
-    need(s.contains("alphas") && s["alphas"].is_array() && !s["alphas"].empty(), std::string(sec) + ".alphas",
-         s.value("alphas", nlohmann::json()), "must be a non-empty list of numbers > 0");
-    for (const auto& a : s["alphas"])
-      need(a.is_number() && a.get<double>() > 0 && a.get<double>() <= 1e5, std::string(sec) + ".alphas", s["alphas"],
-           "must be numbers in (0, 1e5]");
-    if (s.contains("seeds"))
-      need(s["seeds"].is_number_integer() && s["seeds"] >= 2 && s["seeds"] <= 100, std::string(sec) + ".seeds", s["seeds"],
-           "must be an integer in [2, 100]: claims need a standard error over seeds");
+  const int P = m.num_directions();
+  const nlohmann::json preset_config = builtin_config(preset);
+  for (const auto& [name, s] : c.items()) {
+    if (name == "model" || !preset_config.contains(name) || !preset_config[name].is_object()) continue;
+    if (!s.is_object()) refuse(name, s, "must be an object (or null to skip this experiment)");
+    if (name == "risk") {  // F4 / C4: its own p, gamma and noise over the run's model
+      const long long p = need_int(s, name, "p", 1, 100000);
+      const long long d = need_int(s, name, "d", p, 20000);
+      need_samples(name, {double(d)}, need_list(s, name, "alphas", 0, 1e5));
+      need_list(s, name, "gammas", 0, 20);
+      if (!s.contains("noise") || !s["noise"].is_number() || !(s["noise"].get<double>() >= 0) ||
+          !std::isfinite(s["noise"].get<double>()))
+        refuse(name + ".noise", s.value("noise", nlohmann::json()), "must be a finite number >= 0");
+      need_int(s, name, "width", 1, d);
+      need_int(s, name, "seeds", 2, 100);
+      need_int(s, name, "test_samples", 1000, 1000000000);
+      continue;
+    }
+    if (name == "gd") {  // F6: plain GD on its own small model
+      const long long p = need_int(s, name, "p", 1, 100000);
+      const long long d = need_int(s, name, "d", p, 20000);
+      if (!s.contains("alpha") || !s["alpha"].is_number() || !(s["alpha"].get<double>() > 0) || s["alpha"].get<double>() > 1e5)
+        refuse(name + ".alpha", s.value("alpha", nlohmann::json()), "must be a number in (0, 100000]");
+      need_samples(name, {double(d)}, {s["alpha"].get<double>()});
+      need_int(s, name, "width", 1, std::min<long long>(d, 10000));
+      if (!s.contains("lr") || !s["lr"].is_number() || !(s["lr"].get<double>() > 0) || !std::isfinite(s["lr"].get<double>()))
+        refuse(name + ".lr", s.value("lr", nlohmann::json()), "must be a finite number > 0");
+      need_int(s, name, "steps", 1, 100000000);
+      need_int(s, name, "seeds", 1, 100);
+      continue;
+    }
+    if (!(name == "cascade" || name == "spectrum" || name == "thresholds" || name == "finite_size")) {
+      check_like_preset(name, s, preset_config[name]);  // a section this file has no rules for yet
+      continue;
+    }
+    if (name == "thresholds") {
+      need_list(s, name, "gammas", 0, 20);
+      need_int(s, name, "p", 1, 1000, false);
+      continue;
+    }
+    const auto alphas = need_list(s, name, "alphas", 0, 1e5);
+    std::vector<double> ds;
+    if (name == "finite_size") {
+      ds = need_list(s, name, "ds", P, 20000, true);
+      need_int(s, name, "direction", 1, P, false);
+    } else {
+      ds = {double(need_int(s, name, "d", P, 20000))};
+    }
+    need_samples(name, ds, alphas);
+    if (name == "cascade" || name == "finite_size") need_int(s, name, "seeds", 2, 100);  // claims need an SE over seeds
+    if (name == "cascade") need_int(s, name, "top", 1, 20000);
+    if (name == "spectrum") need_int(s, name, "bins", 1, 10000, false);
   }
 }
 
@@ -145,7 +302,38 @@ std::string fmt_duration(double s) {
 }
 
 volatile std::sig_atomic_t g_interrupted = 0;
-void on_signal(int) { g_interrupted = 1; }
+// First signal: stop at the next safe point (between points). A second one kills at once (the
+// default action): every file is written by rename, so that too leaves nothing half-written.
+void on_signal(int sig) {
+  g_interrupted = 1;
+  std::signal(sig, SIG_DFL);
+}
+
+// Temporaries of write_atomic (".<name>.tmp.<pid>.<random>") left by a killed run.
+bool is_temporary(const fs::path& p) {
+  const std::string n = p.filename().string();
+  return n.size() > 1 && n[0] == '.' && n.find(".tmp.") != std::string::npos;
+}
+
+bool is_bookkeeping(const fs::path& p) { return is_temporary(p) || p.filename() == ".lock"; }
+
+void remove_stale_temporaries(const fs::path& dir) {
+  for (const fs::path& sub : {dir, dir / "points", dir / "data"}) {
+    std::error_code ec;
+    if (!fs::is_directory(sub, ec)) continue;
+    for (const auto& e : fs::directory_iterator(sub, ec))
+      if (e.is_regular_file() && is_temporary(e.path())) fs::remove(e.path(), ec);
+  }
+}
+
+// One writer per run folder: an exclusive lock held for the life of the process.
+void lock_run_folder(const fs::path& dir) {
+  const fs::path lock = dir / ".lock";
+  const int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::runtime_error("cannot open " + lock.string());
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0)
+    throw std::runtime_error("--out = '" + dir.string() + "' is in use by another hmi reproduce: wait for it or choose another folder");
+}
 
 }  // namespace
 
@@ -156,42 +344,45 @@ nlohmann::json builtin_config(const std::string& preset) {
   return c;
 }
 
+nlohmann::json reproduce_config(const std::string& preset, const nlohmann::json& user, const std::string& source) {
+  nlohmann::json config = builtin_config(preset);
+  if (!user.is_object()) throw UsageError("--config = '" + source + "' (must hold a JSON object)");
+  check_user_keys(config, user, source);
+  config.merge_patch(user);
+  validate_config(config, preset);
+  return config;
+}
+
 void register_reproduce(CLI::App& app, Runner& run) {
   auto* cmd = app.add_subcommand("reproduce", "Full reproduction: sweeps, figures, claims report and HTML page");
   struct Opts {
     bool quick = false, full = false, no_render = false, print_config = false;
     std::string config, out;
     int threads = 0;
+    CLI::Option* threads_opt = nullptr;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_flag("--quick", o->quick, "small sizes, same figures (CI smoke test, < 3 min)");
   cmd->add_flag("--full", o->full, "publication scale (larger d, more seeds; < 1 h here)");
-  cmd->add_option("--config", o->config, "JSON file merged over the built-in configuration (see --print-config)");
-  cmd->add_option("--out", o->out, "run folder (default runs/<preset>); an interrupted run resumes there");
-  cmd->add_option("--threads", o->threads, "threads (overrides the configuration)");
+  cmd->add_option("--config", o->config,
+                  "JSON file merged over the built-in configuration (see --print-config; a section set to null is skipped)");
+  cmd->add_option("--out", o->out,
+                  "run folder (default runs/<preset>); an interrupted run (Ctrl-C: exit 130) resumes there");
+  o->threads_opt = cmd->add_option("--threads", o->threads, "threads in [1, 256] (overrides the configuration)");
   cmd->add_flag("--no-render", o->no_render, "skip figures and HTML (data and report only)");
   cmd->add_flag("--print-config", o->print_config, "print the effective configuration and exit");
   cmd->callback([&run, o] {
     run = [o] {
       if (o->quick && o->full) throw UsageError("--quick and --full (choose at most one)");
       const std::string preset = o->quick ? "quick" : (o->full ? "full" : "default");
-      nlohmann::json config = builtin_config(preset);
-      if (!o->config.empty()) {
-        std::ifstream in(o->config);
-        if (!in) throw UsageError("--config = '" + o->config + "' (cannot be read: must be an existing JSON file)");
-        nlohmann::json user;
-        try {
-          user = nlohmann::json::parse(in);
-        } catch (const nlohmann::json::parse_error& e) {
-          throw UsageError("--config = '" + o->config + "' (malformed JSON: " + e.what() + ")");
-        }
-        if (!user.is_object()) throw UsageError("--config = '" + o->config + "' (must hold a JSON object)");
-        for (const auto& [key, value] : user.items())
-          if (!config.contains(key)) throw UsageError("config key '" + key + "' in " + o->config + " (unknown key)");
-        config.merge_patch(user);
+      nlohmann::json user = nlohmann::json::object();
+      if (!o->config.empty()) user = read_json_config("--config", o->config);
+      if (o->threads_opt->count() > 0) {
+        if (o->threads < 1 || o->threads > 256)
+          throw UsageError("--threads = " + std::to_string(o->threads) + " (must be an integer in [1, 256])");
+        user["threads"] = o->threads;
       }
-      if (o->threads != 0) config["threads"] = o->threads;
-      validate_config(config);
+      const nlohmann::json config = reproduce_config(preset, user, o->config.empty() ? "--threads" : o->config);
       if (o->print_config) {
         std::cout << config.dump(2) << std::endl;
         return 0;
@@ -199,6 +390,8 @@ void register_reproduce(CLI::App& app, Runner& run) {
       const fs::path dir = o->out.empty() ? fs::path("runs") / preset : fs::path(o->out);
       // A folder holding another configuration's run is not touched: nothing the user kept is lost.
       const fs::path cfg_file = dir / "config.json";
+      if (fs::exists(dir) && !fs::is_directory(dir))
+        throw UsageError("--out = '" + dir.string() + "' (is a file: must be a run folder or a new path)");
       if (fs::exists(cfg_file)) {
         std::ifstream in(cfg_file);
         nlohmann::json old;
@@ -210,11 +403,16 @@ void register_reproduce(CLI::App& app, Runner& run) {
         if (old != config)
           throw UsageError("--out = '" + dir.string() +
                            "' (holds a run with a different configuration: choose another folder or delete it)");
-      } else if (fs::exists(dir) && !fs::is_empty(dir)) {
-        throw UsageError("--out = '" + dir.string() + "' (exists and is not a run folder: choose another folder)");
+      } else if (fs::exists(dir)) {
+        for (const auto& e : fs::directory_iterator(dir))
+          if (!is_bookkeeping(e.path()))
+            throw UsageError("--out = '" + dir.string() + "' (exists and is not a run folder: choose another folder)");
       }
+      fs::create_directories(dir);
+      lock_run_folder(dir);
+      remove_stale_temporaries(dir);  // safe under the lock: no other writer
+      reports::write_json_atomic(cfg_file, config);  // first: from here on the folder is a run folder
       fs::create_directories(dir / "points");
-      reports::write_json_atomic(cfg_file, config);
 
       RunContext ctx(dir, config, config["threads"]);
       std::signal(SIGINT, on_signal);
@@ -259,6 +457,10 @@ void register_reproduce(CLI::App& app, Runner& run) {
       int failed = 0;
       for (const auto& e : experiment_registry()) {
         if (!config.contains(e.name)) continue;
+        if (g_interrupted) {
+          std::cerr << "[reproduce] interrupted: every point is kept; rerun the same command to finish" << std::endl;
+          return 130;
+        }
         std::cerr << "[reproduce] assembling " << e.name << std::endl;
         const Assembled a = e.assemble(ctx);
         for (const auto& f : a.figures) {

@@ -67,6 +67,12 @@ struct RegisterExperiment {
 /// Built-in configurations: "quick", "default", "full".
 nlohmann::json builtin_config(const std::string& preset);
 
+/// The effective configuration of a run: the preset's with the user's object merged over it
+/// (RFC 7386 merge patch: a section set to null is removed, its experiment skipped), then
+/// validated: unknown keys, types and ranges. Throws UsageError "field = value (rule)";
+/// `source` names the user's file in messages.
+nlohmann::json reproduce_config(const std::string& preset, const nlohmann::json& user, const std::string& source);
+
 /// Figure-data helpers.
 nlohmann::json series(const std::string& label, const std::string& style, const std::vector<double>& x,
                       const std::vector<double>& y, const std::vector<double>& yerr = {}, int color_index = -1);

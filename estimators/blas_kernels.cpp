@@ -2,7 +2,56 @@
 
 #include <cblas.h>
 
+#include <cstdlib>
+#include <cstring>
+
+// OpenBLAS's own dynamic-architecture entry points (exported by DYNAMIC_ARCH builds such as
+// Debian's). Weak, so that a single-architecture OpenBLAS links too (they are then null).
+extern "C" {
+void gotoblas_dynamic_init(void) __attribute__((weak));
+void gotoblas_dynamic_quit(void) __attribute__((weak));
+}
+
 namespace hmi::est::blas {
+namespace {
+
+// A DYNAMIC_ARCH OpenBLAS picks its kernels from the CPU model when it is loaded. 0.3.21
+// (Debian 12) does not know recent Xeon models (e.g. family 6 model 0xCF) and falls back to its
+// SSE3 "Prescott" kernels: DGEMM/DSYRK at ~7 GFLOP/s per core instead of ~50 (measured on the
+// 2-core AVX-512 CI machine). When the user has not chosen (OPENBLAS_CORETYPE unset) and
+// OpenBLAS fell back to a pre-AVX core on a CPU that has AVX-512 or AVX2+FMA, redo OpenBLAS's
+// selection with the matching core, exactly as OPENBLAS_CORETYPE would have at load time. This
+// runs during static initialisation, before any BLAS call; the environment is left as it was.
+bool select_openblas_core() {
+#if defined(__GNUC__) && defined(__x86_64__)
+  if (std::getenv("OPENBLAS_CORETYPE") || !gotoblas_dynamic_init || !gotoblas_dynamic_quit) return false;
+  const char* current = openblas_get_corename();
+  static const char* const fallbacks[] = {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Katmai",
+                                          "Coppermine", "Northwood", "Banias", "unknown"};
+  bool fallback = current == nullptr;
+  for (const char* f : fallbacks) fallback = fallback || std::strcmp(current, f) == 0;
+  if (!fallback) return false;
+  __builtin_cpu_init();
+  const char* core = nullptr;
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512cd"))
+    core = "SkylakeX";
+  else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    core = "Haswell";
+  if (!core) return false;
+  setenv("OPENBLAS_CORETYPE", core, 1);
+  gotoblas_dynamic_quit();
+  gotoblas_dynamic_init();
+  unsetenv("OPENBLAS_CORETYPE");
+  return true;
+#else
+  return false;
+#endif
+}
+
+[[maybe_unused]] const bool openblas_core_selected = select_openblas_core();
+
+}  // namespace
 
 void syrk_upper(int n, int rows, const double* A, double alpha, double* C) {
   if (rows <= 0) return;

@@ -1,8 +1,19 @@
 #pragma once
 // The HMI teacher and its data generator (THEORY.md section 1).
 // Reproducibility contract: sample i (its input x_i and its label noise xi_i) is a pure
-// function of (seed, i), drawn from the counter-based Philox4x64-10 generator with counter
-// (i, j/4, stream). Results therefore do not depend on block size or thread count.
+// function of (seed, i) (and of the teacher, itself a function of (seed, d, p)).
+// Raw normals: normal j of row `row` in stream `stream` (fill_gaussian_row) is Box-Muller on
+// one output of Random123's Philox4x32-10 with key (seed) and counter (pair, row, stream),
+// pair = 32 (j / 64) + j % 32, the cosine branch for j % 64 < 32 and the sine branch otherwise.
+// The radius uniform has 64-bit resolution ((a + 1/2) 2^-64, so |x| reaches 9.49), the angle
+// 2^-52 of a turn; every normal is within a few ulp of exact math on those uniforms, and
+// bit-identical on every instruction set the vectorised kernel runs on (gaussian_isa()).
+// Inputs: x_i = Q g_i, g_i the raw normals of row i, Q = H_1 ... H_p the Householder
+// reflectors of the QR factorisation W = Q [R; 0] of the teacher's directions. Q is
+// orthogonal, so x_i ~ N(0, I_d) exactly; and W^T x_i = R^T g_i[0..p), so the labels of a
+// sample need only p raw normals (the spectral estimator's exact-centring pass costs O(n p),
+// its Gram is accumulated on the raw g_i and rotated once, M = Q G Q^T; see
+// accumulate_spectral_matrix). Results do not depend on block size, thread count or CPU.
 // Streams: 0 = inputs x, 1 = teacher matrix, 2 = label noise, 3 = random signs,
 // 4 = fresh test/readout inputs (offset by seed mixing, see fresh_seed()).
 #include <cstdint>
@@ -31,10 +42,20 @@ struct Teacher {
 Teacher make_teacher(const theory::ModelConfig& model, int d);
 
 /// Fills `count` standard normals for row `row` of stream `stream` (deterministic).
+/// Throws std::invalid_argument if stream >= 2^32.
 void fill_gaussian_row(std::uint64_t seed, std::uint64_t stream, std::uint64_t row, int count, double* out);
 
-/// Rows [first, first + rows) of the input matrix X (row-major rows x d), using `threads`
-/// threads. `stream` 0 is the training data; other streams give independent data.
+/// Instruction set the Gaussian kernel runs on: "avx512", "avx2", "sse2" or "generic" (the
+/// widest available; the environment variable HMI_GAUSSIAN_ISA selects another one).
+const char* gaussian_isa();
+/// fill_gaussian_row on a named instruction set, for tests that all of them agree bit for bit.
+/// Returns false (and writes nothing) if this CPU cannot run it.
+bool fill_gaussian_row_isa(const char* isa, std::uint64_t seed, std::uint64_t stream, std::uint64_t row, int count,
+                           double* out);
+
+/// Rows [first, first + rows) of the input matrix X (row-major rows x d), x_i = Q g_i (see
+/// above), using `threads` threads. `stream` 0 is the training data; other streams give
+/// independent data.
 void generate_inputs(const Teacher& t, std::uint64_t first, int rows, double* X, int threads, std::uint64_t stream = 0);
 
 /// Labels y_i = sum_k lambda_k sigma(<w_k, x_i>) + sqrt(Delta) xi_i for the given rows of X.
@@ -44,5 +65,28 @@ void labels(const Teacher& t, std::uint64_t first, int rows, const double* X, do
 
 /// Teacher output without noise, f*(x_i) = sum_k lambda_k sigma(z_ik), from projections Z.
 void teacher_output(const Teacher& t, int rows, const double* Z, double* f);
+
+namespace detail {
+/// The orthogonal Q of the contract above in compact WY form, Q = I - V T V^T (V d x p unit
+/// lower trapezoidal, T p x p upper triangular), and R (p x p upper triangular, ~diag(+-1)),
+/// row-major; V is stored twice for the row kernel: V (d x pp, columns zero-padded to a
+/// multiple of 8) and Vt (p x d). Built by Householder QR of t.W in O(d p^2), deterministically.
+struct TeacherBasis {
+  int d = 0, p = 0, pp = 0;
+  std::vector<double> V, Vt, T, R;
+};
+TeacherBasis teacher_basis(const Teacher& t);
+/// Raw rows to inputs: X (rows x d) <- X Q^T, i.e. row g^T -> (Q g)^T, 4 d p flops per row with
+/// a fixed summation order (bit-identical whatever the grouping of rows, threads or CPU).
+void raw_to_inputs(const TeacherBasis& b, int rows, double* X);
+/// Gram of raw rows to Gram of inputs: M (d x d, full storage, symmetric) <- Q M Q^T.
+void raw_to_inputs_gram(const TeacherBasis& b, double* M);
+/// Projections from the first p raw normals: Z (rows x p) = G[:, 0..p) R (= X W).
+void projections_from_raw(const TeacherBasis& b, int rows, const double* G, int ldg, double* Z);
+/// Labels from projections Z (rows x p): y = sum_k lambda_k sigma(Z_ik) + sqrt(Delta) xi_i
+/// (what labels() does after computing Z = X W).
+void labels_from_projections(const Teacher& t, std::uint64_t first, int rows, const double* Z, double* y,
+                             std::uint64_t stream = 0);
+}  // namespace detail
 
 }  // namespace hmi::est

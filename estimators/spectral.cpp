@@ -5,6 +5,8 @@
 #include <cmath>
 #include <numeric>
 #include <stdexcept>
+#include <thread>
+#include <vector>
 
 #include <Eigen/Core>
 #include <Spectra/SymEigsSolver.h>
@@ -109,46 +111,119 @@ Eigenpairs top_eigenpairs(const xt::xtensor<double, 2>& M, int k) {
   return out;
 }
 
+// The inputs are x_i = Q g_i with g_i the raw normals of row i and Q orthogonal with
+// W^T x_i = R^T g_i[0..p) (estimators/data.hpp). Hence
+//   pass 1 (exact centring) needs only the first p raw normals of each row and the label
+//          noise: O(n p) instead of generating all n d inputs and projecting them, and so
+//          cheap that pass 2 recomputes the labels instead of storing n of them;
+//   pass 2 accumulates G = (1/n) sum_i w_i g_i g_i^T on the raw rows, and M = Q G Q^T is
+//          formed once at the end (O(d^2 p)).
+// Both passes are split over `threads` workers by blocks (worker w takes blocks w, w + threads,
+// ...). Each worker generates its own rows and calls single-threaded BLAS, so generation and
+// DSYRK keep every core busy without a hand-off or a barrier per block (measured on 2 cores:
+// two concurrent 1-thread DSYRKs beat one 2-thread OpenBLAS DSYRK on these shapes). Pass 2
+// accumulates into one d x d matrix per worker, summed in worker order at the end.
+// Memory: threads (d^2 + block (d + p + 2)) doubles, whatever n.
+// Determinism: every row, label and weight is a pure function of (seed, i); only the grouping
+// of the sums (DSYRK, and the compensated sum of T) depends on (threads, block), i.e. results
+// agree to rounding.
 xt::xtensor<double, 2> accumulate_spectral_matrix(const Teacher& t, std::uint64_t n, int threads, int block,
                                                   Timing* timing, double* mean_T) {
-  const int d = t.d;
-  blas::set_threads(threads);
-  std::vector<double> X(std::size_t(block) * d), Z(std::size_t(block) * t.p), y(block);
-  std::vector<double> T(n);
+  const int d = t.d, p = t.p;
+  const std::uint64_t blocks = (n + std::uint64_t(block) - 1) / std::uint64_t(block);
+  const int workers = int(std::max<std::uint64_t>(1, std::min<std::uint64_t>(std::uint64_t(std::max(threads, 1)), blocks)));
+  const detail::TeacherBasis basis = detail::teacher_basis(t);
+  blas::set_threads(1);  // parallelism is ours: one single-threaded BLAS call per worker
+  auto run_workers = [workers](auto&& work) {
+    if (workers == 1) return work(0);
+    std::vector<std::jthread> pool;
+    for (int w = 0; w < workers; ++w) pool.emplace_back(work, w);
+  };
+  auto rows_of = [&](std::uint64_t b) { return int(std::min<std::uint64_t>(block, n - b * block)); };
+  // T(y_i) for the rows of block b, from the first p raw normals of each row and the noise.
+  struct LabelWork {
+    std::vector<double> G, Z, y;
+  };
+  auto block_labels = [&](LabelWork& lw, std::uint64_t b, double* T) {
+    const std::uint64_t i0 = b * std::uint64_t(block);
+    const int rows = rows_of(b);
+    lw.G.resize(std::size_t(rows) * p);
+    lw.Z.resize(std::size_t(rows) * p);
+    lw.y.resize(rows);
+    for (int r = 0; r < rows; ++r) fill_gaussian_row(t.seed, 0, i0 + std::uint64_t(r), p, &lw.G[std::size_t(r) * p]);
+    detail::projections_from_raw(basis, rows, lw.G.data(), p, lw.Z.data());
+    detail::labels_from_projections(t, i0, rows, lw.Z.data(), lw.y.data());
+    for (int r = 0; r < rows; ++r) T[r] = t.T(lw.y[r]);
+  };
 
-  // Pass 1: labels only, to centre by the exact sample mean of T.
+  // Pass 1: the exact sample mean of T (Neumaier-compensated sums per worker, added in worker
+  // order: the mean is correctly rounded up to O(n eps^2), whatever the grouping).
   auto t0 = Clock::now();
-  for (std::uint64_t i0 = 0; i0 < n; i0 += block) {
-    const int rows = int(std::min<std::uint64_t>(block, n - i0));
-    generate_inputs(t, i0, rows, X.data(), threads);
-    labels(t, i0, rows, X.data(), Z.data(), y.data());
-    for (int r = 0; r < rows; ++r) T[i0 + r] = t.T(y[r]);
+  std::vector<double> sum(workers, 0.0), comp(workers, 0.0);
+  run_workers([&](int w) {
+    LabelWork lw;
+    std::vector<double> T(block);
+    double s = 0, c = 0;
+    for (std::uint64_t b = std::uint64_t(w); b < blocks; b += std::uint64_t(workers)) {
+      block_labels(lw, b, T.data());
+      for (int r = 0; r < rows_of(b); ++r) {
+        const double v = T[r], u = s + v;
+        c += std::abs(s) >= std::abs(v) ? (s - u) + v : (v - u) + s;
+        s = u;
+      }
+    }
+    sum[w] = s;
+    comp[w] = c;
+  });
+  double total = 0, total_c = 0;
+  for (int w = 0; w < workers; ++w) {
+    for (double v : {sum[w], comp[w]}) {
+      const double u = total + v;
+      total_c += std::abs(total) >= std::abs(v) ? (total - u) + v : (v - u) + total;
+      total = u;
+    }
   }
-  // Pairwise-stable mean (Kahan is unnecessary at n <= 1e10 with doubles of O(1)).
-  const double Tbar = std::accumulate(T.begin(), T.end(), 0.0) / double(n);
+  const double Tbar = (total + total_c) / double(n);
   if (mean_T) *mean_T = Tbar;
   if (timing) timing->labels_s = seconds_since(t0);
 
-  // Pass 2: M = (1/n) sum_i w_i x_i x_i^T, w_i = T_i - Tbar, as two DSYRKs split by sign.
+  // Pass 2: G = (1/n) sum_i w_i g_i g_i^T, w_i = T_i - Tbar, as two DSYRKs on rows scaled by
+  // sqrt|w_i|. Rows are generated straight into one buffer, w >= 0 from the top and w < 0 from
+  // the bottom, and scaled in place while still in L1 (no copy of an unscaled block).
   t0 = Clock::now();
   xt::xtensor<double, 2> M = xt::zeros<double>({std::size_t(d), std::size_t(d)});
-  std::vector<double> P(std::size_t(block) * d), N(std::size_t(block) * d);
-  for (std::uint64_t i0 = 0; i0 < n; i0 += block) {
-    const int rows = int(std::min<std::uint64_t>(block, n - i0));
-    generate_inputs(t, i0, rows, X.data(), threads);
-    int np = 0, nn = 0;
-    for (int r = 0; r < rows; ++r) {
-      const double w = T[i0 + r] - Tbar;
-      const double s = std::sqrt(std::abs(w));
-      double* dst = w >= 0 ? &P[std::size_t(np++) * d] : &N[std::size_t(nn++) * d];
-      const double* src = &X[std::size_t(r) * d];
-      for (int j = 0; j < d; ++j) dst[j] = s * src[j];
+  std::vector<std::vector<double>> partial(workers - 1);  // worker 0 accumulates into M itself
+  run_workers([&](int w) {
+    double* Mw = M.data();
+    if (w > 0) {
+      partial[w - 1].assign(std::size_t(d) * d, 0.0);
+      Mw = partial[w - 1].data();
     }
-    blas::syrk_upper(d, np, P.data(), 1.0 / double(n), M.data());
-    blas::syrk_upper(d, nn, N.data(), -1.0 / double(n), M.data());
-  }
+    LabelWork lw;
+    std::vector<double> B(std::size_t(block) * d), T(block);
+    for (std::uint64_t b = std::uint64_t(w); b < blocks; b += std::uint64_t(workers)) {
+      const std::uint64_t i0 = b * std::uint64_t(block);
+      const int rows = rows_of(b);
+      block_labels(lw, b, T.data());  // recomputed (O(rows p)) rather than n labels stored
+      int np = 0, nn = 0;
+      for (int r = 0; r < rows; ++r) {
+        const double wi = T[r] - Tbar;
+        const double s = std::sqrt(std::abs(wi));
+        double* dst = &B[std::size_t(wi >= 0 ? np++ : block - ++nn) * d];
+        fill_gaussian_row(t.seed, 0, i0 + std::uint64_t(r), d, dst);
+        for (int j = 0; j < d; ++j) dst[j] *= s;
+      }
+      blas::syrk_upper(d, np, B.data(), 1.0 / double(n), Mw);
+      blas::syrk_upper(d, nn, &B[std::size_t(block - nn) * d], -1.0 / double(n), Mw);
+    }
+  });
+  for (const std::vector<double>& P : partial)  // fixed order: deterministic for a thread count
+    for (int i = 0; i < d; ++i)
+      for (int j = i; j < d; ++j) M(i, j) += P[std::size_t(i) * d + j];
   for (int i = 0; i < d; ++i)
     for (int j = 0; j < i; ++j) M(i, j) = M(j, i);
+  blas::set_threads(threads);  // as before: later BLAS calls (the eigensolver) use the caller's threads
+  detail::raw_to_inputs_gram(basis, M.data());
   if (timing) timing->accumulate_s = seconds_since(t0);
   return M;
 }

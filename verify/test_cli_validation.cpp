@@ -1,0 +1,193 @@
+// Invalid input is refused clearly and harmlessly (issue 7, item 1).
+// Claim: for every bad input in the table below, `hmi theory|simulate|reproduce` exits with
+// status 2, prints nothing on stdout and exactly one line on stderr that names the field (or
+// flag), echoes the offending value and states what is allowed; and the output named by --out
+// is neither created nor truncated (a pre-existing file keeps its bytes; a run folder that did
+// not exist still does not).
+// Measurement: the real binary (fork/exec), one process per row, each with a 60 s timeout (a
+// row that starts a computation instead of refusing fails by timing out or exiting 0/1).
+// Control: the same --out with valid input is written, so "unchanged" is not vacuous.
+#define BOOST_TEST_MODULE cli_validation
+#include <boost/test/unit_test.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "verify/cli_runner.hpp"
+
+namespace fs = std::filesystem;
+using hmi::verify::Outcome;
+
+namespace {
+
+struct Bad {
+  std::string command;            ///< theory | simulate | reproduce
+  std::vector<std::string> args;  ///< the flags (a "{CFG}" argument is replaced by the config file)
+  std::string config;             ///< content of --config (empty: none)
+  std::string field;              ///< must appear in the message
+  std::string value;              ///< must appear in the message
+};
+
+const std::string kKeep = "existing content that must survive\n";
+
+// What every message must contain besides field and value: a statement of what is allowed.
+bool states_rule(const std::string& line) {
+  for (const char* w : {"must", "choose", "unknown key", "malformed JSON", "nested deeper"})
+    if (line.find(w) != std::string::npos) return true;
+  return false;
+}
+
+std::string deep_json(int depth) {
+  return "{\"gamma\": " + std::string(depth, '[') + std::string(depth, ']') + "}";
+}
+
+const std::vector<Bad>& table() {
+  static const std::vector<Bad> t = {
+      // ---- model flags (theory) ----
+      {"theory", {"--alpha", "1", "--p", "0"}, "", "p", "0"},
+      {"theory", {"--alpha", "1", "--gamma", "0"}, "", "gamma", "0"},
+      {"theory", {"--alpha", "1", "--gamma", "-1"}, "", "gamma", "-1"},
+      {"theory", {"--alpha", "1", "--gamma", "nan"}, "", "gamma", "nan"},
+      {"theory", {"--alpha", "1", "--gamma", "inf"}, "", "gamma", "inf"},
+      {"theory", {"--alpha", "1", "--noise", "-0.5"}, "", "noise", "-0.5"},
+      {"theory", {"--alpha", "1", "--noise", "nan"}, "", "noise", "nan"},
+      {"theory", {"--alpha", "1", "--noise", "1e400"}, "", "noise", "1e400"},
+      {"theory", {"--alpha", "0"}, "", "alpha", "0"},
+      {"theory", {"--alpha", "1,nan"}, "", "alpha", "1,nan"},
+      {"theory", {"--alpha", "1", "--preprocess", "clip:0"}, "", "preprocess", "clip:0"},
+      {"theory", {"--alpha", "1", "--preprocess", "clip:abc"}, "", "preprocess", "clip:abc"},
+      {"theory", {"--alpha", "1", "--activation", "softplus"}, "", "activation", "softplus"},
+      {"theory", {"--alpha", "1", "--activation", "hermite:1,nan"}, "", "activation", "hermite:1,nan"},
+      {"theory", {"--alpha", "1", "--amplitudes", ""}, "", "amplitudes", "''"},
+      {"theory", {"--alpha", "1", "--amplitudes", "1,,2"}, "", "amplitudes", "1,,2"},
+      {"theory", {"--alpha", "1", "--amplitudes", "1,nan"}, "", "amplitudes", "1,nan"},
+      {"theory", {"--alpha", "1", "--seed", "-1"}, "", "seed", "-1"},
+      {"theory", {"--alpha", "1", "--seed", "1.5"}, "", "seed", "1.5"},
+      {"theory", {"--alpha", "1", "--signs", "negative"}, "", "signs", "negative"},
+      {"theory", {"--alpha", "1", "--method", "magic"}, "", "method", "magic"},
+      // ---- config files ----
+      {"theory", {"--alpha", "1", "--config", "{CFG}"}, R"({"gamma": 1, "colour": "red"})", "colour", "unknown key"},
+      {"theory", {"--alpha", "1", "--config", "{CFG}"}, R"({"gamma": 1,)", "--config", "cfg.json"},
+      {"theory", {"--alpha", "1", "--config", "{CFG}"}, R"({"gamma": "steep"})", "gamma", "\"steep\""},
+      {"theory", {"--alpha", "1", "--config", "{CFG}"}, R"({"p": 2.5})", "p", "2.5"},
+      {"theory", {"--alpha", "1", "--config", "{CFG}"}, R"({"noise": 1e400})", "--config", "1e400"},
+      {"theory", {"--alpha", "1", "--config", "{CFG}"}, R"({"amplitudes": []})", "amplitudes", "''"},
+      {"theory", {"--alpha", "1", "--config", "{CFG}"}, R"({"amplitudes": [1, "x"]})", "amplitudes", "[1,\"x\"]"},
+      {"theory", {"--alpha", "1", "--config", "{CFG}"}, R"({"seed": 18446744073709551615})", "seed", "18446744073709551615"},
+      {"theory", {"--alpha", "1", "--config", "{CFG}"}, R"([1, 2])", "--config", "cfg.json"},
+      {"theory", {"--alpha", "1", "--config", "{CFG}"}, deep_json(100000), "--config", "cfg.json"},
+      // ---- simulate ----
+      {"simulate", {"--d", "0"}, "", "d", "0"},
+      {"simulate", {"--d", "10", "--p", "20"}, "", "p", "20"},
+      {"simulate", {"--d", "10", "--amplitudes", "1,1,1,1,1,1,1,1,1,1,1"}, "", "p", "11"},
+      {"simulate", {"--d", "50", "--alpha", "-1"}, "", "alpha", "-1"},
+      {"simulate", {"--d", "50", "--alpha", "inf"}, "", "alpha", "inf"},
+      {"simulate", {"--d", "10", "--alpha", "1e-3"}, "", "alpha", "0.001"},
+      {"simulate", {"--d", "50", "--threads", "0"}, "", "threads", "0"},
+      {"simulate", {"--d", "50", "--block", "0"}, "", "block", "0"},
+      {"simulate", {"--d", "50", "--top", "51"}, "", "top", "51"},
+      {"simulate", {"--d", "50", "--config", "{CFG}"}, R"({"d": 50, "threads": 1.5})", "threads", "1.5"},
+      // ---- reproduce (--out is a folder that must not appear) ----
+      {"reproduce", {"--quick", "--full"}, "", "--quick", "--full"},
+      {"reproduce", {"--quick", "--threads", "0"}, "", "threads", "0"},
+      {"reproduce", {"--quick", "--config", "{CFG}"}, R"({"model": {"gamma": -1}})", "model.gamma", "-1"},
+      {"reproduce", {"--quick", "--config", "{CFG}"}, R"({"model": {"shape": 1}})", "model.shape", "unknown key"},
+      {"reproduce", {"--quick", "--config", "{CFG}"}, R"({"cascade": {"seeds": 1}})", "cascade.seeds", "1"},
+      {"reproduce", {"--quick", "--config", "{CFG}"}, R"({"cascade": {"seeds": null}})", "cascade.seeds", "null"},
+      {"reproduce", {"--quick", "--config", "{CFG}"}, R"({"cascade": {"dd": 300}})", "cascade.dd", "unknown key"},
+      {"reproduce", {"--quick", "--config", "{CFG}"}, R"({"cascade": {"alphas": []}})", "cascade.alphas", "[]"},
+      {"reproduce", {"--quick", "--config", "{CFG}"}, R"({"cascade": {"alphas": [1e-9]}})", "cascade.alphas", "1e-09"},
+      {"reproduce", {"--quick", "--config", "{CFG}"}, R"({"spectrum": {"d": 3}})", "spectrum.d", "3"},
+      {"reproduce", {"--quick", "--config", "{CFG}"}, R"({"finite_size": {"direction": 0}})", "finite_size.direction", "0"},
+      {"reproduce", {"--quick", "--config", "{CFG}"}, R"({"thresholds": {"gammas": [0]}})", "thresholds.gammas", "[0]"},
+      {"reproduce", {"--quick", "--config", "{CFG}"}, R"({"theory_samples": 100})", "theory_samples", "100"},
+      {"reproduce", {"--quick", "--config", "{CFG}"}, R"({"preset": "full"})", "preset", "\"full\""},
+      {"reproduce", {"--quick", "--config", "{CFG}"}, R"({"model": null})", "model", "null"},
+      {"reproduce", {"--quick", "--config", "{CFG}"}, R"({"risk": {"seeds": -1}})", "risk.seeds", "-1"},
+      {"reproduce", {"--quick", "--config", "{CFG}"}, R"({"gd": {"steps": 0}})", "gd.steps", "0"},
+  };
+  return t;
+}
+
+std::string show(const Bad& b) {
+  std::string s = "hmi " + b.command;
+  for (const auto& a : b.args) s += " '" + (a.size() > 40 ? a.substr(0, 37) + "..." : a) + "'";
+  if (!b.config.empty()) s += " with config " + (b.config.size() > 60 ? b.config.substr(0, 57) + "..." : b.config);
+  return s;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(bad_inputs_exit_2_with_one_line_and_touch_no_output) {
+  BOOST_TEST_MESSAGE("hmi binary: " << hmi::verify::hmi_binary().string());
+  BOOST_REQUIRE(table().size() >= 25);
+  hmi::verify::ScratchDir scratch("validation");
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& b : table()) {
+    const fs::path cfg = scratch / "cfg.json", out_file = scratch / "out.json", out_dir = scratch / "run";
+    fs::remove_all(out_dir);
+    hmi::verify::write_text(out_file, kKeep);
+    if (!b.config.empty()) hmi::verify::write_text(cfg, b.config);
+    std::vector<std::string> args{b.command};
+    for (const auto& a : b.args) args.push_back(a == "{CFG}" ? cfg.string() : a);
+    args.push_back("--out");
+    args.push_back(b.command == "reproduce" ? out_dir.string() : out_file.string());
+    if (b.command == "reproduce") args.push_back("--no-render");
+    const Outcome o = hmi::verify::run_hmi(args, scratch.path, 60);
+    std::string line = o.err;
+    if (!line.empty() && line.back() == '\n') line.pop_back();
+    BOOST_TEST_CONTEXT(show(b) << " -> exit " << o.exit_code << ", stderr: " << o.err) {
+      BOOST_TEST(!o.timed_out);
+      BOOST_TEST(o.exit_code == 2);
+      BOOST_TEST(o.out.empty());
+      BOOST_TEST(hmi::verify::line_count(o.err) == 1);
+      BOOST_TEST(line.rfind("hmi: error: ", 0) == 0);
+      BOOST_TEST(line.find(b.field) != std::string::npos, "names the field '" << b.field << "'");
+      BOOST_TEST(line.find(b.value) != std::string::npos, "echoes the value '" << b.value << "'");
+      BOOST_TEST(states_rule(line), "states what is allowed");
+      BOOST_TEST(hmi::verify::read_text(out_file) == kKeep, "--out file unchanged");
+      BOOST_TEST(!fs::exists(out_dir), "--out folder not created");
+    }
+    rows.push_back({{"input", show(b)}, {"exit", o.exit_code}, {"message", line}});
+  }
+  // The table as run, for the record (and the closing note of issue 7).
+  hmi::verify::write_text(scratch / "table.json", rows.dump(2));
+  BOOST_TEST_MESSAGE(rows.dump(2));
+}
+
+// An existing --out that is a file (not a run folder) is refused and left alone by reproduce.
+BOOST_AUTO_TEST_CASE(reproduce_refuses_a_file_as_run_folder) {
+  hmi::verify::ScratchDir scratch("validation-file");
+  const fs::path out = scratch / "report.txt";
+  hmi::verify::write_text(out, kKeep);
+  const Outcome o = hmi::verify::run_hmi({"reproduce", "--quick", "--no-render", "--out", out.string()}, scratch.path, 60);
+  BOOST_TEST(o.exit_code == 2);
+  BOOST_TEST(hmi::verify::line_count(o.err) == 1, o.err);
+  BOOST_TEST(o.err.find(out.string()) != std::string::npos, o.err);
+  BOOST_TEST(hmi::verify::read_text(out) == kKeep);
+}
+
+// The built-in presets pass the same validation (a rule stricter than the presets would make
+// `hmi reproduce` refuse its own defaults).
+BOOST_AUTO_TEST_CASE(presets_are_valid) {
+  hmi::verify::ScratchDir scratch("validation-presets");
+  for (const std::string preset : {"--quick", "--full", ""}) {
+    std::vector<std::string> args{"reproduce", "--print-config"};
+    if (!preset.empty()) args.push_back(preset);
+    const Outcome o = hmi::verify::run_hmi(args, scratch.path, 60);
+    BOOST_TEST(o.exit_code == 0, "preset '" << preset << "': " << o.err);
+    BOOST_TEST(nlohmann::json::accept(o.out));
+  }
+}
+
+// Control: with valid input the same --out is written (atomically replaced), so the
+// "unchanged" checks above can fail.
+BOOST_AUTO_TEST_CASE(valid_input_writes_out) {
+  hmi::verify::ScratchDir scratch("validation-ok");
+  const fs::path out = scratch / "out.json";
+  hmi::verify::write_text(out, kKeep);
+  const Outcome o = hmi::verify::run_hmi({"theory", "--alpha", "1,10", "--out", out.string()}, scratch.path, 60);
+  BOOST_TEST(o.exit_code == 0, o.err);
+  BOOST_TEST(o.out.empty());
+  const auto j = nlohmann::json::parse(hmi::verify::read_text(out));
+  BOOST_TEST(j.contains("curve"));
+}
