@@ -84,7 +84,9 @@ const char* kDefault = R"({
   "thresholds": {"gammas": [0.75, 1.0, 1.5], "p": 8},
   "finite_size": {"ds": [250, 500, 1000, 2000], "alphas": [2, 3, 4, 5, 6, 8, 10, 13, 16, 20], "seeds": 2, "direction": 2},
   "risk": {"gammas": [0.75, 1.0, 1.5], "p": 30, "noise": 0.1, "width": 15, "d": 300, "alphas": [10, 25, 50, 100, 200, 400], "seeds": 3, "test_samples": 20000},
-  "gd": {"p": 4, "d": 100, "alpha": 50, "width": 4, "lr": 0.05, "steps": 700, "seeds": 3}
+  "gd": {"p": 4, "d": 100, "alpha": 50, "width": 4, "lr": 0.05, "steps": 700, "seeds": 3},
+  "information": {"gammas": [0.75, 1.0, 1.5], "kmax": 1000, "per_decade": 8, "mc_samples": 262144,
+                  "bracket": {"directions": [2, 3], "d": 1000, "seeds": 3}}
 })";
 
 nlohmann::json preset_changes(const std::string& preset) {
@@ -95,7 +97,8 @@ nlohmann::json preset_changes(const std::string& preset) {
       "spectrum": {"d": 400, "alphas": [3, 20, 100], "bins": 50},
       "finite_size": {"ds": [250, 500, 1000], "alphas": [2, 3, 5, 8, 13, 20], "seeds": 2, "direction": 2},
       "risk": {"d": 150, "alphas": [10, 30, 100, 300], "seeds": 2},
-      "gd": {"steps": 500, "seeds": 2}
+      "gd": {"steps": 500, "seeds": 2},
+      "information": {"kmax": 1000, "per_decade": 6, "bracket": {"directions": [2], "d": 1000, "seeds": 2}}
     })");
   if (preset == "full")
     return nlohmann::json::parse(R"({

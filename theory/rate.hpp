@@ -17,19 +17,32 @@
 //  * the information-theoretic thresholds: oracle and agnostic (theory/information.hpp);
 //  * their ratio, its predicted k -> infinity limit, and least-squares log-log slopes.
 //
-// Control variates (bounded T). Write y = lambda_k sigma(z_k) + R_k with R_k independent of z_k.
-// A plain Monte Carlo mean of f(T(y)) (z_k^2 - 1) has an O(1) standard deviation while its
-// expectation is O(lambda_k) (O(lambda_k^2) when mu2 = 0), so its relative error grows like
-// k^gamma (k^(2 gamma)): Theory B from theory/spectral.hpp loses k >~ 16 (measured 4% on alpha_16
-// with 2^20 samples). Here E[f(T(R_k)) (z_k^2 - 1)] = 0 exactly for every f (independence), so
-// the sample mean of (f(T(y)) - f(T(R_k))) (z_k^2 - 1) is used instead: standard deviation
-// O(lambda_k). When mu2 = 0 (beta* >= 2) also E[f'(T(R_k)) T'(R_k) lambda_k sigma(z_k) (z_k^2-1)]
-// = lambda_k mu2 E[f' T'] = 0, and subtracting that term leaves an O(lambda_k^2) residual. Either
-// way the relative error no longer grows with k. The Theory B threshold (section 4: psi' = 0 and
-// psi = phi_k at the edge) is the root l > tau of
-//     E[t^2 / (l - t)^2] = E[t (z_k^2 - 1) / (l - t)]          (t = T(y) - E T),
-// with alpha_k = 1 / E[t^2 / (l - t)^2] there; its right-hand side is computed in the control-
-// variate form. Errors: standard error over 8 interleaved batches, as in theory/spectral.hpp.
+// Bounded T: one Monte Carlo sample of (y, z_k), k in the requested set (all p directions drawn,
+// so p ~ 1000 costs ~1-3 s for 2^18 samples). Write y = lambda_k sigma(z_k) + R_k with R_k
+// independent of z_k. A plain Monte Carlo mean of f(T(y)) (z_k^2 - 1) has an O(1) standard
+// deviation while its expectation is O(lambda_k) (O(lambda_k^2) when mu2 = 0), so its relative
+// error grows like k^gamma (k^(2 gamma)): theory/spectral.hpp's Theory B loses k >~ 16 (4% on
+// alpha_16 with 2^20 samples). Two remedies:
+//  * Theory A: theta_k = E_R[ E_z[(z^2 - 1) T(R_k + lambda_k sigma(z))] ] by conditional Monte
+//    Carlo: the inner expectation by a 32-node Gauss-Hermite rule at each sampled R_k (exact for
+//    piecewise-polynomial integrands except across a kink of T; the error estimate adds the
+//    difference to the 64-node rule). Measured: ~0.02% on theta_k for he2/clip:3 and 1-2% for
+//    he4/square-clip:4 at every k up to 1000 (2^18 samples), where plain sampling is hopeless
+//    (he4: lambda sigma(z) is heavy-tailed, per-sample relative spread ~50-130).
+//  * Theory B (section 4: psi' = 0 and psi = phi_k at the edge) is the root l > tau of
+//        E[t^2 / (l - t)^2] = E[t (z_k^2 - 1) / (l - t)]          (t = T(y) - E T),
+//    alpha_k = 1 / E[t^2 / (l - t)^2] there. Its right-hand side uses control variates:
+//    E[f(T(R_k)) (z_k^2 - 1)] = 0 for every f (independence), so (f(T(y)) - f(T(R_k))) (z_k^2-1),
+//    of standard deviation O(lambda_k), replaces f(T(y)) (z_k^2 - 1); when mu2 = 0 (beta* >= 2)
+//    also E[f'(T(R_k)) T'(R_k) lambda_k sigma(z_k) (z_k^2 - 1)] = lambda_k mu2 E[f' T'] = 0 is
+//    subtracted. Per direction the form (plain, first- or second-order) with the smallest batch
+//    standard error of theta_k is used. Measured: 1-2% on alpha_k for he2/clip:3 at every k up to
+//    1000 (2^18 samples; agrees with theory/spectral.hpp within 2 sigma at k <= 16). For he4 the
+//    residuals are heavy-tailed too: 1-8% at k <= 5, useless beyond (RateOptions.exact_max_k);
+//    there Theory A stands in, since Theory B -> Theory A as alpha_k -> infinity (relative
+//    correction O(lambda_k^beta*); he2/clip:3, gamma = 1: alpha_B / alpha_A - 1 ~ 1.2 lambda_k,
+//    0.05 at k = 18, below the 1.5% Monte Carlo error beyond k ~ 50).
+// Errors: standard error over 8 interleaved batches, as in theory/spectral.hpp.
 //
 // Predicted limit of alpha_k(spectral) / alpha_k(oracle) as k -> infinity (weak spikes, Delta > 0).
 // Taylor in lambda: theta_k = lambda mu2 E[T'(y)] + lambda^2 kappa E[T''(y)] / 2 + ...; the
