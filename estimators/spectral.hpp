@@ -28,7 +28,7 @@ struct SpectralConfig {
 };
 
 struct Timing {
-  double labels_s = 0;      ///< pass 1: inputs and labels (for the exact centring)
+  double labels_s = 0;      ///< pass 1: labels only (p normals per sample, in the teacher basis) for the exact centring
   double accumulate_s = 0;  ///< pass 2: inputs again and the weighted Gram
   double eigen_s = 0;
   double total_s = 0;
@@ -49,7 +49,8 @@ struct Eigenpairs {
 Eigenpairs top_eigenpairs(const xt::xtensor<double, 2>& M, int k);
 
 /// Centred M accumulated over samples [0, n); exact sample-mean centring by two passes
-/// (pass 1 keeps only the n labels, O(n) memory).
+/// (pass 1 draws only the p teacher-basis normals of each sample and keeps one running sum;
+/// pass 2 recomputes the labels, so memory does not grow with n).
 xt::xtensor<double, 2> accumulate_spectral_matrix(const Teacher& t, std::uint64_t n, int threads, int block,
                                                   Timing* timing = nullptr, double* mean_T = nullptr);
 
