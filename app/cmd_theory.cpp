@@ -3,6 +3,7 @@
 
 #include "app/cli.hpp"
 #include "theory/risk.hpp"
+#include "theory/rate.hpp"
 #include "theory/spectral.hpp"
 
 namespace hmi::app {
@@ -80,6 +81,19 @@ void register_theory(CLI::App& app, Runner& run) {
       const auto pred = theory::predict_spectral(model, alphas, method, opt);
       nlohmann::json res = theory_json(pred, model.activation);
       res["model"] = model;
+      // Information-theoretic thresholds per direction (THEORY.md section 5; theory/rate.hpp).
+      {
+        const auto info = theory::information_thresholds(model, int(pred.directions.size()));
+        for (std::size_t i = 0; i < info.size() && i < res["directions"].size(); ++i) {
+          const auto& d = info[i];
+          auto& dj = res["directions"][i];
+          dj["alpha_oracle"] = d.oracle_defined ? number_or_null(d.oracle.alpha_c) : nlohmann::json(nullptr);
+          dj["alpha_oracle_error"] = d.oracle_defined ? number_or_null(d.oracle.error) : nlohmann::json(nullptr);
+          dj["alpha_agnostic"] = d.agnostic_defined ? number_or_null(d.agnostic.alpha_c) : nlohmann::json(nullptr);
+          dj["alpha_agnostic_error"] = d.agnostic_defined ? number_or_null(d.agnostic.error) : nlohmann::json(nullptr);
+        }
+        res["information_note"] = theory::information_note(model);
+      }
       if (width > 0) {
         const theory::RiskConfig rc{.width = int(width), .d = int(d), .readout_samples = std::uint64_t(nr)};
         const auto risk = theory::risk_from_spectral(model, pred, rc);
