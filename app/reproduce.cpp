@@ -191,6 +191,10 @@ void check_like_preset(const std::string& name, const nlohmann::json& s, const n
     if (!s.contains(key)) refuse(field, nullptr, "missing: must be like the preset's " + brief(ref));
     const auto& v = s[key];
     bool ok = true;
+    if (ref.is_object() && v.is_object()) {
+      check_like_preset(field, v, ref);  // nested groups (e.g. information.bracket)
+      continue;
+    }
     if (ref.is_array() && !ref.empty()) {
       ok = v.is_array() && !v.empty() && v.size() <= 10000;
       if (ok)
@@ -208,6 +212,17 @@ std::string keys_of(const nlohmann::json& obj) {
   return s;
 }
 
+// Unknown keys at any depth of a section (sections may hold groups, e.g. information.bracket).
+void check_section_keys(const std::string& name, const nlohmann::json& base, const nlohmann::json& user,
+                        const std::string& source) {
+  for (const auto& [sub, v] : user.items()) {
+    if (!base.contains(sub))
+      throw UsageError("config key '" + name + "." + sub + "' in " + source + " (unknown key: allowed are " +
+                       keys_of(base) + ")");
+    if (base[sub].is_object() && v.is_object()) check_section_keys(name + "." + sub, base[sub], v, source);
+  }
+}
+
 void check_user_keys(const nlohmann::json& base, const nlohmann::json& user, const std::string& source) {
   for (const auto& [key, value] : user.items()) {
     if (!base.contains(key))
@@ -220,10 +235,7 @@ void check_user_keys(const nlohmann::json& base, const nlohmann::json& user, con
           throw UsageError("config key 'model." + sub + "' in " + source + " (unknown key: allowed are " +
                            keys_of(nlohmann::json(known)) + ")");
     } else if (base[key].is_object() && value.is_object()) {
-      for (const auto& [sub, v] : value.items())
-        if (!base[key].contains(sub))
-          throw UsageError("config key '" + key + "." + sub + "' in " + source + " (unknown key: allowed are " +
-                           keys_of(base[key]) + ")");
+      check_section_keys(key, base[key], value, source);
     }
   }
 }

@@ -70,11 +70,15 @@ theory::SpectralPrediction predict(const theory::ModelConfig& m, std::uint64_t s
   return theory::predict_spectral(m, kAlphas, theory::Method::exact, opt);
 }
 
-// C3 does not see gamma x 1.2 at d <= 2000, and its report says so (known_blind_spot) instead
-// of asserting it: with normalized amplitudes Var T, hence both bulk edges, does not depend on
-// gamma, and the outliers of the directions far from their thresholds move by 0.01-0.05,
-// inside the outlier allowance. Seeing it would take d ~ 8000 or points closer to thresholds.
-bool blind_spot(const std::string& claim, const std::string& wrong) { return claim == "C3_spectrum" && wrong == "gamma x 1.2"; }
+// Blind spots, reported (known_blind_spot) instead of asserted. Calibration over 20 master
+// seeds (hmi calibrate) found: C2 rejects Delta x 2 in 20/20, but gamma x 1.2 in 1/20 and
+// mu_2 x 1.2 in 3/20 (they move the overlaps of directions far from threshold by 0.01-0.05,
+// the size of the finite-size allowance); C3 rejects mu_2 x 1.2 and Delta x 2 in 20/20 but
+// gamma x 1.2 in 1/20 (with normalized amplitudes Var T, hence the edges, does not depend on
+// gamma). Seeing a 20% gamma error would take d ~ 8000 or points closer to thresholds.
+bool blind_spot(const std::string& claim, const std::string& wrong) {
+  return wrong == "gamma x 1.2" || (claim == "C2_overlaps" && wrong == "mu_2 x 1.2");
+}
 
 using Compare = std::function<reports::ClaimReport(const std::vector<verify::Cell>&, const theory::SpectralPrediction&,
                                                    const theory::SpectralPrediction&)>;
@@ -125,7 +129,7 @@ BOOST_AUTO_TEST_CASE(C3_spectrum_matches_theory_B) { run_claim("C3_spectrum", ve
 // Measured (d = 300, 4 seeds): simulation sits 0.004-0.09 *below* Theory A, in line with
 // Theory B; the allowances (finite size 0.055 plus next-order 0.01-0.1) are as large as
 // the effect of a 20% error in gamma, mu_2 or Delta, so those are recorded, not asserted.
-// Asserted rejections: the gross errors mu_2 x 2 and Delta x 4. The sharp test of the same
+// Asserted rejection: the gross error Delta x 4 (mu_2 x 2 is recorded: 18/20 in calibration). The sharp test of the same
 // estimator is C2 above (Theory B, which rejects the 20% errors).
 BOOST_AUTO_TEST_CASE(C2b_identity_matches_theory_A) {
   theory::ModelConfig m;
@@ -181,7 +185,9 @@ BOOST_AUTO_TEST_CASE(C2b_identity_matches_theory_A) {
     auto mw = m;
     w.change(mw);
     const auto bad = compare(theory::predict_spectral(mw, alphas, theory::Method::leading), q);
-    const bool asserted = std::string(w.name) == "mu_2 x 2" || std::string(w.name) == "Delta x 4";
+    // Calibration (20 master seeds): Delta x 4 rejected 20/20, mu_2 x 2 18/20: only the former
+    // is asserted; the others are recorded.
+    const bool asserted = std::string(w.name) == "Delta x 4";
     if (asserted) BOOST_TEST(!bad.pass(), "C2 identity must reject " << w.name);
     wrong.push_back({{"prediction", w.name}, {"rejected", !bad.pass()}, {"asserted", asserted}});
   }
