@@ -159,22 +159,6 @@ std::string bracket_key(int k, double f, std::uint64_t seed) {
   return "information_bracket_k" + std::to_string(k) + "_f" + num(f) + "_s" + std::to_string(seed);
 }
 
-nlohmann::json run_json(const verify::SpectralRun& r) {
-  return {{"d", r.d}, {"alpha", r.alpha}, {"seed", r.seed}, {"eigenvalues", r.eigenvalues}, {"overlap", r.overlap},
-          {"subspace_overlap", r.subspace_overlap}, {"smallest", r.smallest}};
-}
-
-verify::SpectralRun run_of(const nlohmann::json& j) {
-  verify::SpectralRun r;
-  r.d = j["d"];
-  r.alpha = j["alpha"];
-  r.seed = j["seed"];
-  r.eigenvalues = j["eigenvalues"].get<std::vector<double>>();
-  r.overlap = j["overlap"].get<std::vector<double>>();
-  r.subspace_overlap = j["subspace_overlap"].get<std::vector<double>>();
-  r.smallest = j["smallest"];
-  return r;
-}
 
 std::vector<Task> plan(const RunContext& ctx) {
   const InfoConfig c = info_config(ctx);
@@ -192,7 +176,7 @@ std::vector<Task> plan(const RunContext& ctx) {
         desc << "information bracket k=" << k << " alpha=" << alpha << " (" << f << " alpha_k) seed=" << seed;
         const int d = c.d;
         tasks.push_back({bracket_key(k, f, seed), alpha * d * double(d) * d * 1e-9 + 0.01, desc.str(),
-                         [=] { return run_json(verify::simulate_once(m, d, alpha, seed, 20, threads)); }});
+                         [=] { return verify::run_to_json(verify::simulate_once(m, d, alpha, seed, 20, threads)); }});
       }
     }
   return tasks;
@@ -359,7 +343,7 @@ Assembled assemble(const RunContext& ctx) {
       for (double f : kFactors) {
         const double alpha = p.cells[i++].second;
         verify::BracketCell cell{k, alpha, p.truth.curve[i - 1].bulk_edge.value, {}};
-        for (auto seed : verify::seeds(c.seeds, 1)) cell.runs.push_back(run_of(ctx.point(bracket_key(k, f, seed))));
+        for (auto seed : verify::seeds(c.seeds, 1)) cell.runs.push_back(verify::run_from_json(ctx.point(bracket_key(k, f, seed))));
         int with = 0;
         std::vector<double> qs;
         for (const auto& r : cell.runs) {

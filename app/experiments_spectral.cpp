@@ -30,22 +30,6 @@ std::string num_key(double v) {
 
 double spectral_cost(int d, double alpha) { return alpha * double(d) * double(d) * double(d) * 1e-9 + 0.01; }
 
-nlohmann::json run_to_json(const verify::SpectralRun& r) {
-  return {{"d", r.d}, {"alpha", r.alpha}, {"seed", r.seed}, {"eigenvalues", r.eigenvalues}, {"overlap", r.overlap},
-          {"subspace_overlap", r.subspace_overlap}, {"smallest", r.smallest}};
-}
-
-verify::SpectralRun run_from_json(const nlohmann::json& j) {
-  verify::SpectralRun r;
-  r.d = j["d"];
-  r.alpha = j["alpha"];
-  r.seed = j["seed"];
-  r.eigenvalues = j["eigenvalues"].get<std::vector<double>>();
-  r.overlap = j["overlap"].get<std::vector<double>>();
-  r.subspace_overlap = j["subspace_overlap"].get<std::vector<double>>();
-  r.smallest = j["smallest"];
-  return r;
-}
 
 std::string sweep_key(const std::string& name, int d, double alpha, std::uint64_t seed) {
   return name + "_d" + std::to_string(d) + "_a" + num_key(alpha) + "_s" + std::to_string(seed);
@@ -63,7 +47,7 @@ std::vector<Task> plan_sweep(const RunContext& ctx, const std::string& name, con
         std::ostringstream desc;
         desc << name << " d=" << d << " alpha=" << a << " seed=" << seed;
         tasks.push_back({sweep_key(name, d, a, seed), spectral_cost(d, a), desc.str(), [=] {
-                           return run_to_json(verify::simulate_once(m, d, a, seed, std::min(top, d), threads));
+                           return verify::run_to_json(verify::simulate_once(m, d, a, seed, std::min(top, d), threads));
                          }});
       }
   return tasks;
@@ -75,7 +59,7 @@ std::vector<verify::Cell> load_cells(const RunContext& ctx, const std::string& n
   for (int d : ds)
     for (double a : alphas) {
       verify::Cell c{d, a, {}};
-      for (auto seed : verify::seeds(nseeds, 1)) c.runs.push_back(run_from_json(ctx.point(sweep_key(name, d, a, seed))));
+      for (auto seed : verify::seeds(nseeds, 1)) c.runs.push_back(verify::run_from_json(ctx.point(sweep_key(name, d, a, seed))));
       cells.push_back(std::move(c));
     }
   return cells;

@@ -43,6 +43,23 @@ SpectralRun simulate_once(const theory::ModelConfig& base, int d, double alpha, 
   return out;
 }
 
+nlohmann::json run_to_json(const SpectralRun& r) {
+  return {{"d", r.d}, {"alpha", r.alpha}, {"seed", r.seed}, {"eigenvalues", r.eigenvalues}, {"overlap", r.overlap},
+          {"subspace_overlap", r.subspace_overlap}, {"smallest", r.smallest}};
+}
+
+SpectralRun run_from_json(const nlohmann::json& j) {
+  SpectralRun r;
+  r.d = j["d"];
+  r.alpha = j["alpha"];
+  r.seed = j["seed"];
+  r.eigenvalues = j["eigenvalues"].get<std::vector<double>>();
+  r.overlap = j["overlap"].get<std::vector<double>>();
+  r.subspace_overlap = j["subspace_overlap"].get<std::vector<double>>();
+  r.smallest = j["smallest"];
+  return r;
+}
+
 double delta_overlap(int d, double alpha, double threshold) {
   return std::pow(double(d), -1.0 / 3.0) * threshold / alpha + 0.01 * std::sqrt(500.0 / d);
 }

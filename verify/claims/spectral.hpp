@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "estimators/spectral.hpp"
 #include "reports/report.hpp"
 #include "theory/model.hpp"
@@ -23,6 +25,10 @@ struct SpectralRun {
   std::vector<double> subspace_overlap;
   double smallest = 0;  ///< most negative computed eigenvalue (the true minimum when < 0)
 };
+
+/// JSON form of a run (the stored sweep points of `hmi reproduce`).
+nlohmann::json run_to_json(const SpectralRun& r);
+SpectralRun run_from_json(const nlohmann::json& j);
 
 /// One run of the estimator (threads = 2, top-K eigenpairs).
 SpectralRun simulate_once(const theory::ModelConfig& base, int d, double alpha, std::uint64_t seed, int top,
