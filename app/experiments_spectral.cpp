@@ -1,5 +1,5 @@
 // Spectral experiments of `hmi reproduce`: F1 cascade (with claims C2, C3), F2 spectrum,
-// F3 thresholds, F5 finite size (with claim C2.finite_size).
+// F3 thresholds (with claim C1), F5 finite size (with claim C2.finite_size).
 #include <algorithm>
 #include <cmath>
 #include <sstream>
@@ -10,6 +10,7 @@
 #include "app/reproduce.hpp"
 #include "estimators/spectral.hpp"
 #include "theory/spectral.hpp"
+#include "verify/claims/cascade.hpp"
 #include "verify/claims/spectral.hpp"
 #include "verify/claims/stats.hpp"
 
@@ -231,14 +232,62 @@ const RegisterExperiment spectrum{{
       return out;
     }}};
 
-// ---- F3: thresholds against k (theory) -------------------------------------------------------
+// ---- F3: thresholds against k (theory; measured crossings with claim C1) ---------------------
+// thresholds.measure: the C1 measurement (verify/claims/cascade.hpp) at d, per gamma of
+// thresholds.gammas: directions 1..directions[i] on the grid 1, 1.2, ... <= alpha_max[i], with the
+// run's activation and preprocessing, thresholds.p directions and Delta = measure.noise.
+theory::ModelConfig c1_model(const RunContext& ctx) {
+  const auto& c = ctx.config()["thresholds"];
+  auto m = model_of(ctx);
+  m.p = c.value("p", 8);
+  m.amplitudes = "normalized";
+  m.noise = c["measure"]["noise"].get<double>();
+  return m;
+}
+
+std::vector<verify::cascade::Case> c1_cases(const nlohmann::json& c) {
+  const auto gammas = c["gammas"].get<std::vector<double>>();
+  const auto K = c["measure"]["directions"].get<std::vector<int>>();
+  const auto amax = c["measure"]["alpha_max"].get<std::vector<double>>();
+  std::vector<verify::cascade::Case> out;
+  for (std::size_t i = 0; i < gammas.size(); ++i) out.push_back({gammas[i], K[i], amax[i]});
+  return out;
+}
+
+// The key names everything the stored thresholds depend on (besides the model and noise, which
+// a run folder keeps fixed), so a changed case never reuses a stale point.
+std::string c1_key(const verify::cascade::Case& c, int d, std::uint64_t seed) {
+  return "thresholds_g" + num_key(c.gamma) + "_K" + std::to_string(c.K) + "_a" + num_key(c.alpha_max) + "_d" +
+         std::to_string(d) + "_s" + std::to_string(seed);
+}
+
 const RegisterExperiment thresholds{{
     "thresholds",
-    [](const RunContext&) { return std::vector<Task>{}; },
+    [](const RunContext& ctx) {
+      std::vector<Task> tasks;
+      const auto& c = ctx.config()["thresholds"];
+      if (!c.contains("measure")) return tasks;
+      const int d = c["measure"]["d"];
+      const auto m = c1_model(ctx);
+      const int threads = ctx.threads();
+      for (const auto& cs : c1_cases(c))
+        for (auto seed : verify::seeds(c["measure"]["seeds"].get<int>(), 1)) {
+          const int points = int(verify::cascade::grid(cs.alpha_max).size());
+          const double cost = 1.5 * spectral_cost(d, cs.alpha_max) + points * 4e-9 * double(d) * d * d;
+          tasks.push_back({c1_key(cs, d, seed), cost,
+                           "thresholds gamma=" + num_key(cs.gamma) + " d=" + std::to_string(d) + " seed=" + std::to_string(seed),
+                           [=] {
+                             nlohmann::json th = nlohmann::json::array();
+                             for (double a : verify::cascade::measure_seed(m, cs, d, seed, threads)) th.push_back(number_or_null(a));
+                             return nlohmann::json{{"gamma", cs.gamma}, {"d", d}, {"seed", seed}, {"thresholds", th}};
+                           }});
+        }
+      return tasks;
+    },
     [](const RunContext& ctx) {
       const auto& c = ctx.config()["thresholds"];
       const int p = c.value("p", 8);
-      nlohmann::json panel = {{"series", nlohmann::json::array()}};
+      nlohmann::json panel = {{"title", "predicted thresholds"}, {"series", nlohmann::json::array()}};
       int color = 0;
       for (double g : c["gammas"].get<std::vector<double>>()) {
         auto m = model_of(ctx);
@@ -260,12 +309,63 @@ const RegisterExperiment thresholds{{
         ++color;
       }
       Assembled out;
-      out.figures.push_back({{"id", "F3"}, {"title", "Thresholds α_k against k"},
-                             {"caption", "Predicted weak-recovery thresholds of the spectral estimator (Theory B where "
-                                         "it applies, else Theory A) for three amplitude exponents, against lines of slope "
-                                         "2γ: the cascade α_k ∝ k^(2γ)."},
-                             {"claims", {"C1"}}, {"xlabel", "direction k"}, {"ylabel", "threshold α_k"}, {"xscale", "log"},
-                             {"yscale", "log"}, {"panels", {panel}}});
+      nlohmann::json fig = {{"id", "F3"}, {"title", "Thresholds α_k against k"},
+                            {"caption", "Predicted weak-recovery thresholds of the spectral estimator (Theory B where "
+                                        "it applies, else Theory A) for three amplitude exponents, against lines of slope "
+                                        "2γ: the cascade α_k ∝ k^(2γ)."},
+                            {"claims", {"C1"}}, {"xlabel", "direction k"}, {"ylabel", "threshold α_k"}, {"xscale", "log"},
+                            {"yscale", "log"}, {"panels", {panel}}};
+      if (c.contains("measure")) {
+        const auto& ms = c["measure"];
+        const int d = ms["d"];
+        const auto m = c1_model(ctx);
+        std::vector<verify::cascade::CaseMeasurement> meas;
+        nlohmann::json measured = {{"title", "measured: α at which q_k reaches 0.2"}, {"series", nlohmann::json::array()}};
+        color = 0;
+        for (const auto& cs : c1_cases(c)) {
+          verify::cascade::CaseMeasurement cm{cs, d, verify::seeds(ms["seeds"].get<int>(), 1), {}, {}, {}};
+          for (auto seed : cm.seeds) {
+            const auto point = ctx.point(c1_key(cs, d, seed));
+            std::vector<double> th;
+            for (const auto& v : point.at("thresholds")) th.push_back(v.is_number() ? v.get<double>() : NAN);
+            if (int(th.size()) != cs.K)
+              throw std::runtime_error("point " + c1_key(cs, d, seed) + " has " + std::to_string(th.size()) +
+                                       " thresholds, the configuration asks for " + std::to_string(cs.K) +
+                                       " (it was computed with another thresholds.measure: use a new --out)");
+            cm.thresholds.push_back(th);
+          }
+          verify::cascade::add_theory(cm, m);
+          std::vector<double> k, geo, err, thb;
+          for (int j = 0; j < cs.K; ++j) {
+            std::vector<double> logs;
+            for (const auto& th : cm.thresholds) logs.push_back(std::log(th[j]));
+            const auto st = verify::stats(logs);
+            k.push_back(j + 1);
+            geo.push_back(std::exp(st.mean));
+            err.push_back(std::exp(st.mean) * st.se);  // first order: SE of log alpha times alpha
+            thb.push_back(std::exp(cm.theory.log_alpha[j]));
+          }
+          std::ostringstream lab;
+          lab << "γ = " << cs.gamma;
+          measured["series"].push_back(series(lab.str() + ": Theory B", "theory", k, thb, {}, color));
+          measured["series"].push_back(series(lab.str() + ": simulation", "sim", k, geo, err, color));
+          ++color;
+          meas.push_back(std::move(cm));
+        }
+        fig["panels"].push_back(measured);
+        fig["ncols"] = 2;
+        std::ostringstream cap;
+        cap << "Left: predicted weak-recovery thresholds of the spectral estimator (Theory B where it applies, else "
+            << "Theory A) for three amplitude exponents, against lines of slope 2γ: the cascade α_k ∝ k^(2γ). Right: "
+            << "the sample ratio at which the overlap q_k first reaches 0.2 along one learning curve (d = " << d
+            << ", geometric mean and standard error over " << ms["seeds"].get<int>() << " seeds, Δ = " << m.noise
+            << ", T = " << m.preprocess << ") against the same crossing of Theory B's curves (claim C1).";
+        fig["caption"] = cap.str();
+        auto claim = verify::cascade::claim(meas);
+        claim.config["model"] = m;
+        out.claims.push_back(claim);
+      }
+      out.figures.push_back(fig);
       return out;
     }}};
 

@@ -81,7 +81,8 @@ const char* kDefault = R"({
   "theory_samples": 1048576,
   "cascade": {"d": 800, "alphas": [1.5, 2.5, 4, 6, 10, 16, 25, 40, 63, 100, 160, 250], "seeds": 3, "top": 24},
   "spectrum": {"d": 1000, "alphas": [3, 20, 100], "bins": 80},
-  "thresholds": {"gammas": [0.75, 1.0, 1.5], "p": 8},
+  "thresholds": {"gammas": [0.75, 1.0, 1.5], "p": 8,
+                 "measure": {"d": 500, "seeds": 10, "noise": 0.1, "directions": [7, 6, 5], "alpha_max": [75, 120, 270]}},
   "finite_size": {"ds": [250, 500, 1000, 2000], "alphas": [2, 3, 4, 5, 6, 8, 10, 13, 16, 20], "seeds": 2, "direction": 2},
   "risk": {"gammas": [0.75, 1.0, 1.5], "p": 30, "noise": 0.1, "width": 15, "d": 300, "alphas": [10, 25, 50, 100, 200, 400], "seeds": 3, "test_samples": 20000},
   "gd": {"p": 4, "d": 100, "alpha": 50, "width": 4, "lr": 0.05, "steps": 700, "seeds": 3},
@@ -95,6 +96,7 @@ nlohmann::json preset_changes(const std::string& preset) {
       "theory_samples": 262144,
       "cascade": {"d": 300, "alphas": [1.5, 3, 6, 12, 25, 50, 100, 200], "seeds": 2, "top": 20},
       "spectrum": {"d": 400, "alphas": [3, 20, 100], "bins": 50},
+      "thresholds": {"measure": {"d": 300, "seeds": 6}},
       "finite_size": {"ds": [250, 500, 1000], "alphas": [2, 3, 5, 8, 13, 20], "seeds": 2, "direction": 2},
       "risk": {"d": 150, "alphas": [10, 30, 100, 300], "seeds": 2},
       "gd": {"steps": 500, "seeds": 2},
@@ -105,6 +107,7 @@ nlohmann::json preset_changes(const std::string& preset) {
       "theory_samples": 4194304,
       "cascade": {"d": 2000, "alphas": [1.5, 2, 2.5, 3.2, 4, 5, 6.3, 8, 10, 13, 16, 20, 25, 32, 40, 50, 63, 80, 100, 130, 160, 200, 250, 320], "seeds": 5, "top": 30},
       "spectrum": {"d": 2000, "alphas": [3, 20, 100], "bins": 120},
+      "thresholds": {"measure": {"d": 1000, "seeds": 12}},
       "finite_size": {"ds": [250, 500, 1000, 2000, 4000], "alphas": [2, 2.5, 3, 3.5, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 25], "seeds": 4, "direction": 2},
       "risk": {"d": 600, "alphas": [10, 17, 25, 40, 63, 100, 160, 250, 400], "seeds": 5},
       "gd": {"d": 200, "seeds": 5}
@@ -289,8 +292,24 @@ void validate_config(const nlohmann::json& c, const std::string& preset) {
       continue;
     }
     if (name == "thresholds") {
-      need_list(s, name, "gammas", 0, 20);
-      need_int(s, name, "p", 1, 1000, false);
+      const auto gammas = need_list(s, name, "gammas", 0, 20);
+      const long long p = need_int(s, name, "p", 1, 1000, false, 8);
+      if (s.contains("measure")) {  // C1: optional (null or absent: F3 shows the theory only)
+        const std::string mn = name + ".measure";
+        const auto& ms = s["measure"];
+        if (!ms.is_object()) refuse(mn, ms, "must be an object (or null to skip the C1 measurement)");
+        need_int(ms, mn, "d", std::max<long long>(p, 8), 20000);
+        need_int(ms, mn, "seeds", 2, 100);  // the claim needs an SE over seeds
+        if (!ms.contains("noise") || !ms["noise"].is_number() || !(ms["noise"].get<double>() >= 0) ||
+            !std::isfinite(ms["noise"].get<double>()))
+          refuse(mn + ".noise", ms.value("noise", nlohmann::json()), "must be a finite number >= 0");
+        const auto K = need_list(ms, mn, "directions", 3, std::min<long long>(p, 100), true);
+        const auto amax = need_list(ms, mn, "alpha_max", 1.2, 1e5);
+        if (K.size() != gammas.size())
+          refuse(mn + ".directions", ms["directions"], "must have one entry per thresholds.gammas (" + std::to_string(gammas.size()) + ")");
+        if (amax.size() != gammas.size())
+          refuse(mn + ".alpha_max", ms["alpha_max"], "must have one entry per thresholds.gammas (" + std::to_string(gammas.size()) + ")");
+      }
       continue;
     }
     const auto alphas = need_list(s, name, "alphas", 0, 1e5);
