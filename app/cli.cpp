@@ -150,7 +150,9 @@ nlohmann::json ConfigFlags::merged_with(const nlohmann::json& file, const std::s
   nlohmann::json j = nlohmann::json::object();
   for (const auto& e : entries_) j[e.key] = e.def;
   const auto& known = known_config_keys();
-  for (const auto& [key, value] : file.items()) {
+  for (const auto& item : file.items()) {  // not a structured binding: clang < 16 cannot capture one
+    const std::string& key = item.key();
+    const nlohmann::json& value = item.value();
     const auto it = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.key == key; });
     if (it == entries_.end()) {
       if (std::find(known.begin(), known.end(), key) == known.end())

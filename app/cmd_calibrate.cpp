@@ -178,6 +178,10 @@ void register_calibrate(CLI::App& app, Runner& run) {
         throw UsageError("--seeds = " + std::to_string(o->seeds) + " (must be an integer in [1, 1000])");
       if (o->first < 1 || o->first > 1000000000)
         throw UsageError("--first-seed = " + std::to_string(o->first) + " (must be an integer in [1, 1000000000])");
+      if (o->first + o->seeds - 1 > 1000000000)  // the suites accept $HMI_MASTER_SEED in [1, 10^9]
+        throw UsageError("--first-seed = " + std::to_string(o->first) + " (with --seeds " + std::to_string(o->seeds) +
+                         " the last master seed must be <= 1000000000: at most " +
+                         std::to_string(1000000000 - o->seeds + 1) + ")");
       const auto suites = verify_suites(o->suite);
       if (suites.empty())
         throw UsageError("--suite = '" + o->suite + "' (matches no suite built next to hmi; see hmi verify --list)");

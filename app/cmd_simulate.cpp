@@ -3,6 +3,8 @@
 // readout, with the excess test risk on fresh samples (THEORY.md sections 6-7).
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <limits>
 #include <optional>
 
 #include <xtensor/xview.hpp>
@@ -16,88 +18,115 @@
 namespace hmi::app {
 namespace {
 
+// Everything the learner stage reads from the flags, validated before any computation (a bad
+// --ridge must not cost a spectral run first).
+struct StagePlan {
+  std::string learner, readout;
+  int width = 0;
+  est::GdConfig gd;
+  est::ReadoutConfig rc;
+  std::uint64_t test_samples = 0;
+};
+
+// Throws UsageError "field = value (rule)". `n` is the training set size (ridge-same reuses it).
+StagePlan plan_stage(const nlohmann::json& j, const est::SpectralConfig& cfg, std::uint64_t n, int width,
+                     const std::function<int(const char*, long long, long long)>& int_field) {
+  StagePlan plan;
+  plan.learner = j["learner"];
+  plan.readout = j["readout"];
+  plan.width = width;
+  plan.gd.width = std::max(width, 1);
+  plan.gd.lr = j["lr"];
+  plan.gd.steps = int_field("steps", 1, 100'000'000);
+  plan.gd.init_scale = j["init_scale"];
+  plan.gd.subspace = plan.learner == "gd-subspace";
+  plan.gd.batch = int_field("batch", 0, std::numeric_limits<int>::max());
+  plan.gd.threads = cfg.threads;
+  plan.gd.block = cfg.block;
+  try {
+    plan.gd.validate();
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+  const std::string ridge = j["ridge"];
+  plan.rc.gcv = ridge == "gcv";
+  if (!plan.rc.gcv) {
+    std::size_t used = 0;
+    try {
+      plan.rc.ridge = std::stod(ridge, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != ridge.size() || ridge.empty() || !std::isfinite(plan.rc.ridge) || plan.rc.ridge < 0)
+      throw UsageError("ridge = '" + theory::brief_text(ridge) + "' (must be a number >= 0 or gcv)");
+  }
+  const long long nr = j["readout_samples"];
+  plan.rc.same_samples = plan.readout == "ridge-same";
+  if (nr < 0 || (plan.rc.same_samples && std::uint64_t(nr) > n))
+    throw UsageError("readout_samples = " + std::to_string(nr) + " (must be >= 0; 0 = n; at most n = " + std::to_string(n) +
+                     " with ridge-same)");
+  plan.rc.samples = nr == 0 ? n : std::uint64_t(nr);
+  plan.rc.threads = cfg.threads;
+  plan.rc.block = cfg.block;
+  plan.test_samples = std::uint64_t(int_field("test_samples", 1000, 1000000000));
+  return plan;
+}
+
 // The learner stage: first layer (top-m eigenvectors of M, or GD on the same training data),
 // readout, test risk. Runs only when --width, --learner gd or --readout ridge is given.
-nlohmann::json learner_stage(const nlohmann::json& j, const est::Teacher& teacher, const est::SpectralConfig& cfg,
-                             const est::SpectralResult& spec, int width) {
-  const std::string learner = j["learner"], readout = j["readout"], ridge = j["ridge"];
+// `non_finite` collects the parts whose outcome is not finite.
+nlohmann::json learner_stage(const StagePlan& plan, const est::Teacher& teacher, const est::SpectralResult& spec,
+                             std::vector<std::string>& non_finite) {
+  const int width = plan.width;
   nlohmann::json out = nlohmann::json::object();
   xt::xtensor<double, 2> U;
   const est::Student* own = nullptr;  // the GD network's own readout (readout none)
   est::GdResult gd;
-  nlohmann::json lj = {{"kind", learner}, {"width", width}};
+  nlohmann::json lj = {{"kind", plan.learner}, {"width", width}};
   if (int(spec.eig.vectors.shape(1)) < width) {  // the eigensolver failed (status non_finite)
     lj["status"] = "no_eigenvectors";
     out["learner"] = lj;
     return out;
   }
-  if (learner == "spectral") {
+  if (plan.learner == "spectral") {
     U = xt::view(spec.eig.vectors, xt::all(), xt::range(0, width));
   } else {
-    est::GdConfig g;
-    g.width = width;
-    g.lr = j["lr"];
-    g.steps = int(j["steps"].get<long long>());
-    g.init_scale = j["init_scale"];
-    g.subspace = learner == "gd-subspace";
-    g.batch = int(j["batch"].get<long long>());
-    g.threads = cfg.threads;
-    g.block = cfg.block;
-    try {
-      g.validate();
-    } catch (const std::invalid_argument& e) {
-      throw UsageError(e.what());
-    }
+    const est::GdConfig& g = plan.gd;
     gd = est::run_gd(teacher, spec.n, g);
     U = gd.student.U;
     own = &gd.student;
+    if (gd.status == "non_finite") non_finite.push_back("learner");
     lj.update({{"lr", g.lr}, {"steps", g.steps}, {"init_scale", g.init_scale}, {"batch", g.batch},
                {"status", gd.status}, {"steps_done", gd.steps_done}, {"readout_a", gd.student.a},
                {"sines_vs_spectral", est::principal_sines(U, xt::xtensor<double, 2>(xt::view(
                                                                  spec.eig.vectors, xt::all(), xt::range(0, width))))}});
     out["trajectory"] = est::trajectory_json(gd.trajectory);
+    if (gd.status == "non_finite") {  // the weights diverged: nothing downstream would mean anything
+      lj["overlap"] = est::direction_overlaps(teacher, U, teacher.p);  // NaN -> null
+      out["learner"] = lj;
+      return out;
+    }
   }
   lj["overlap"] = est::direction_overlaps(teacher, U, teacher.p);
   out["learner"] = lj;
 
-  const long long test_samples = j["test_samples"];
   std::optional<est::Student> fitted;
-  if (readout == "ridge" || readout == "ridge-same") {
-    est::ReadoutConfig rc;
-    rc.gcv = ridge == "gcv";
-    if (!rc.gcv) {
-      std::size_t used = 0;
-      try {
-        rc.ridge = std::stod(ridge, &used);
-      } catch (const std::exception&) {
-        used = 0;
-      }
-      if (used != ridge.size() || ridge.empty() || !std::isfinite(rc.ridge) || rc.ridge < 0)
-        throw UsageError("ridge = '" + ridge + "' (must be a number >= 0 or gcv)");
-    }
-    const long long nr = j["readout_samples"];
-    rc.same_samples = readout == "ridge-same";
-    if (nr < 0 || (rc.same_samples && std::uint64_t(nr) > spec.n))
-      throw UsageError("readout_samples = " + std::to_string(nr) + " (must be >= 0; 0 = n; at most n = " +
-                       std::to_string(spec.n) + " with ridge-same)");
-    rc.samples = nr == 0 ? spec.n : std::uint64_t(nr);
-    rc.threads = cfg.threads;
-    rc.block = cfg.block;
-    const est::ReadoutResult r = est::fit_ridge(teacher, U, rc);
-    out["readout"] = {{"kind", readout}, {"penalty", r.penalty}, {"gcv", rc.gcv}, {"gcv_score", number_or_null(r.gcv)},
+  if (plan.readout == "ridge" || plan.readout == "ridge-same") {
+    const est::ReadoutResult r = est::fit_ridge(teacher, U, plan.rc);
+    if (r.status == "non_finite") non_finite.push_back("readout");
+    out["readout"] = {{"kind", plan.readout}, {"penalty", r.penalty}, {"gcv", plan.rc.gcv}, {"gcv_score", number_or_null(r.gcv)},
                       {"samples", r.samples}, {"parameters", r.parameters}, {"train_mse", number_or_null(r.train_mse)},
                       {"condition", number_or_null(r.condition)}, {"status", r.status},
                       {"a", r.student.a}, {"intercept", number_or_null(r.student.c)}};
     fitted = r.student;
-  } else if (readout != "none") {
-    throw UsageError("readout = '" + readout + "' (must be none, ridge or ridge-same)");
   }
   const est::Student* student = fitted ? &*fitted : own;
   if (student) {
-    const est::RiskEstimate risk = est::test_risk(teacher, *student, std::uint64_t(test_samples), cfg.threads, cfg.block);
+    const est::RiskEstimate risk = est::test_risk(teacher, *student, plan.test_samples, plan.gd.threads, plan.gd.block);
+    if (risk.status == "non_finite") non_finite.push_back("risk");
     out["risk"] = {{"value", number_or_null(risk.value)}, {"standard_error", number_or_null(risk.standard_error)},
                    {"test_samples", risk.samples}, {"status", risk.status},
-                   {"readout", fitted ? readout : std::string("network")}};
+                   {"readout", fitted ? plan.readout : std::string("network")}};
   }
   return out;
 }
@@ -150,7 +179,6 @@ void register_simulate(CLI::App& app, Runner& run) {
         throw UsageError("learner = '" + learner + "' (must be spectral, gd or gd-subspace)");
       if (readout != "none" && readout != "ridge" && readout != "ridge-same")
         throw UsageError("readout = '" + readout + "' (must be none, ridge or ridge-same)");
-      int_field("test_samples", 1000, 1000000000);
       const bool stage = width > 0 || learner != "spectral" || readout != "none";
       if (stage && width == 0) width = model.num_directions();
       if (width > cfg.d) throw UsageError("width = " + std::to_string(width) + " (must be <= d = " + std::to_string(cfg.d) + ")");
@@ -160,8 +188,13 @@ void register_simulate(CLI::App& app, Runner& run) {
       } catch (const std::invalid_argument& e) {
         throw UsageError(e.what());
       }
+      // Every flag is checked before the first computation (the learner's too, even when no
+      // learner stage runs: a bad value is refused, not silently ignored).
+      const StagePlan plan = plan_stage(j, cfg, cfg.n(), width, int_field);
       const est::Teacher teacher = est::make_teacher(model, cfg.d);
       const est::SpectralResult r = est::run_spectral(teacher, cfg);
+      std::vector<std::string> non_finite;  // parts of the output whose outcome is not finite
+      if (r.eig.status == "non_finite") non_finite.push_back("eigensolver");
 
       // Outliers: eigenvalues beyond the predicted bulk edges by more than the finite-size
       // margin. Edge fluctuations are Tracy-Widom, O(d^(-2/3)) relative; 3 d^(-2/3) keeps
@@ -172,24 +205,35 @@ void register_simulate(CLI::App& app, Runner& run) {
       const auto pred = theory::predict_spectral(model, {cfg.alpha}, theory::Method::automatic, opt);
       const double margin = 3.0 * std::pow(double(cfg.d), -2.0 / 3.0);
       const double up = pred.curve[0].bulk_edge.value, lo = pred.curve[0].bulk_edge_lower.value;
-      int outliers = 0;
-      for (double v : r.eig.values)
-        if (v > up + margin * std::abs(up) || v < lo - margin * std::abs(lo)) ++outliers;
+      // A non-finite edge makes every comparison false: the count would be a silent 0.
+      nlohmann::json outliers = nullptr;
+      if (std::isfinite(up) && std::isfinite(lo)) {
+        int count = 0;
+        for (double v : r.eig.values)
+          if (v > up + margin * std::abs(up) || v < lo - margin * std::abs(lo)) ++count;
+        outliers = count;
+      } else {
+        non_finite.push_back("predicted_bulk_edge");
+      }
 
       nlohmann::json res = {
           {"d", cfg.d}, {"n", r.n}, {"alpha", cfg.alpha}, {"seed", model.seed}, {"model", model},
           {"eigenvalues", r.eig.values}, {"overlap", r.metrics.overlap},
           {"subspace_overlap", r.metrics.subspace_overlap}, {"principal_cosines", r.metrics.principal_cosines},
           {"outliers", outliers},
-          {"predicted_bulk_edge", {up, lo}}, {"outlier_margin", margin}, {"theory_method", theory::to_string(pred.method)},
-          {"mean_T", r.mean_T},
+          {"predicted_bulk_edge", {number_or_null(up), number_or_null(lo)}}, {"outlier_margin", margin},
+          {"theory_method", theory::to_string(pred.method)},
+          {"mean_T", number_or_null(r.mean_T)},
           {"eigensolver", {{"status", r.eig.status}, {"residual", number_or_null(r.eig.residual)}, {"iterations", r.eig.iterations}}},
           {"threads", cfg.threads}, {"block", cfg.block},
           {"timing_s", {{"labels", r.timing.labels_s}, {"accumulate", r.timing.accumulate_s}, {"eigen", r.timing.eigen_s},
                         {"total", r.timing.total_s}}}};
-      if (stage) res.update(learner_stage(j, teacher, cfg, r, width));
+      if (stage) res.update(learner_stage(plan, teacher, r, non_finite));
+      // One status for the whole run: non_finite (exit 1) when any part is, with the parts named.
+      res["status"] = non_finite.empty() ? "ok" : "non_finite";
+      res["non_finite"] = non_finite;
       emit_json(res, *out);
-      return r.eig.status == "non_finite" ? 1 : 0;
+      return non_finite.empty() ? 0 : 1;
     };
   });
 }

@@ -15,10 +15,16 @@ nlohmann::json theory_json(const theory::SpectralPrediction& pred, const std::st
     mu_err.push_back(m.error);
   }
   nlohmann::json dirs = nlohmann::json::array();
-  for (const auto& d : pred.directions)
-    dirs.push_back({{"k", d.k}, {"lambda", d.lambda}, {"theta", d.theta.value}, {"theta_error", d.theta.error},
-                    {"alpha_threshold", number_or_null(d.alpha_threshold.value)},
-                    {"alpha_threshold_error", number_or_null(d.alpha_threshold.error)}});
+  for (const auto& d : pred.directions) {
+    // An unresolved threshold is null with its status and reason, never a number.
+    const bool known = d.threshold_status != "unresolved";
+    nlohmann::json dj = {{"k", d.k}, {"lambda", d.lambda}, {"theta", d.theta.value}, {"theta_error", d.theta.error},
+                         {"alpha_threshold", known ? number_or_null(d.alpha_threshold.value) : nlohmann::json(nullptr)},
+                         {"alpha_threshold_error", known ? number_or_null(d.alpha_threshold.error) : nlohmann::json(nullptr)},
+                         {"threshold_status", d.threshold_status}};
+    if (!d.threshold_reason.empty()) dj["threshold_reason"] = d.threshold_reason;
+    dirs.push_back(dj);
+  }
   nlohmann::json curve = nlohmann::json::array();
   for (const auto& pt : pred.curve) {
     nlohmann::json out = nlohmann::json::array(), q = nlohmann::json::array();

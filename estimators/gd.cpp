@@ -85,23 +85,32 @@ void GdConfig::validate() const {
     throw std::invalid_argument(f + " = " + v + " (must be " + rule + ")");
   };
   if (width < 1 || width > 10000) bad("width", std::to_string(width), "an integer in [1, 10000]");
-  if (!std::isfinite(lr) || lr <= 0) bad("lr", std::to_string(lr), "finite and > 0");
+  if (!std::isfinite(lr) || lr <= 0) bad("lr", theory::format_number(lr), "finite and > 0");
   if (steps < 1 || steps > 100'000'000) bad("steps", std::to_string(steps), "an integer in [1, 1e8]");
-  if (!std::isfinite(init_scale) || init_scale <= 0) bad("init_scale", std::to_string(init_scale), "finite and > 0");
-  if (!std::isfinite(readout_init) || readout_init == 0) bad("readout_init", std::to_string(readout_init), "finite and != 0");
+  if (!std::isfinite(init_scale) || init_scale <= 0) bad("init_scale", theory::format_number(init_scale), "finite and > 0");
+  if (!std::isfinite(readout_init) || readout_init == 0) bad("readout_init", theory::format_number(readout_init), "finite and != 0");
   if (batch < 0) bad("batch", std::to_string(batch), ">= 0 (0 = full batch)");
   if (record < 1 || record > 100000) bad("record", std::to_string(record), "in [1, 100000]");
   if (threads < 1 || threads > 256) bad("threads", std::to_string(threads), "in [1, 256]");
   if (block < 1 || block > 1 << 20) bad("block", std::to_string(block), "in [1, 1048576]");
-  if (!(cache_mb >= 0)) bad("cache_mb", std::to_string(cache_mb), ">= 0");
+  if (!(cache_mb >= 0)) bad("cache_mb", theory::format_number(cache_mb), ">= 0");
 }
 
 std::vector<double> direction_overlaps(const Teacher& t, const xt::xtensor<double, 2>& U, int K) {
   const xt::xtensor<double, 2> C = xt::linalg::dot(xt::transpose(unit_columns(U)), t.W);  // m x p
   std::vector<double> q;
   for (int k = 0; k < std::min(K, t.p); ++k) {
+    // A non-finite <u_j, w_k> (diverged weights) makes q_k NaN: std::max(0, NaN) = 0
+    // would report an overlap the run never measured.
     double best = 0;
-    for (std::size_t j = 0; j < C.shape(0); ++j) best = std::max(best, C(j, k) * C(j, k));
+    for (std::size_t j = 0; j < C.shape(0); ++j) {
+      const double c2 = C(j, k) * C(j, k);
+      if (!std::isfinite(c2)) {
+        best = NAN;
+        break;
+      }
+      best = std::max(best, c2);
+    }
     q.push_back(best);
   }
   return q;

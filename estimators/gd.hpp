@@ -69,7 +69,8 @@ using GdCallback = std::function<bool(int step, const Student&)>;
 
 GdResult run_gd(const Teacher& t, std::uint64_t n, const GdConfig& cfg, const GdCallback& callback = {});
 
-/// Per-direction overlaps max_j <u_j/|u_j|, w_k>^2 for k = 1..K.
+/// Per-direction overlaps max_j <u_j/|u_j|, w_k>^2 for k = 1..K; NaN (not 0) for a direction
+/// whose inner products are not finite (diverged weights).
 std::vector<double> direction_overlaps(const Teacher& t, const xt::xtensor<double, 2>& U, int K);
 
 /// Learned fractions l_k = Cov(f, sigma(<w_k, x>)) / (lambda_k Var sigma), k = 1..K, by the

@@ -32,7 +32,10 @@ struct SymOp {
 };
 
 Eigenpairs dense_top(const xt::xtensor<double, 2>& M, int k) {
-  auto [w, v] = xt::linalg::eigh(M);  // ascending
+  // Not a structured binding: clang < 16 cannot capture one in the sort's lambda.
+  const auto eig = xt::linalg::eigh(M);  // ascending
+  const auto& w = std::get<0>(eig);
+  const auto& v = std::get<1>(eig);
   const int d = int(w.size());
   std::vector<int> idx(d);
   std::iota(idx.begin(), idx.end(), 0);
@@ -47,18 +50,49 @@ Eigenpairs dense_top(const xt::xtensor<double, 2>& M, int k) {
   return out;
 }
 
+// Euclidean norm without overflow or underflow: sum of (x_i / max|x|)^2, times max|x|.
+double scaled_norm(const std::vector<double>& x) {
+  double big = 0;
+  for (double v : x) big = std::max(big, std::abs(v));
+  if (big == 0 || !std::isfinite(big)) return big;
+  double s = 0;
+  for (double v : x) s += (v / big) * (v / big);
+  return big * std::sqrt(s);
+}
+
+// max_j ||M v_j - nu_j v_j||, computed so that entries of M up to the largest double give a
+// finite residual whenever the true residual is representable: the norm is scaled, and the
+// product M v (BLAS) is redone on M / max|M_ij| when it overflows. Non-finite only if the
+// residual itself is not representable (the caller then reports status non_finite).
 double residual(const xt::xtensor<double, 2>& M, const Eigenpairs& e) {
   const int d = int(M.shape(0));
-  std::vector<double> v(d), mv(d);
-  double r = 0;
+  std::vector<double> v(d), mv(d), r(d);
+  double scale = 0;  // max|M_ij|, found only when needed
+  double res = 0;
   for (std::size_t j = 0; j < e.values.size(); ++j) {
     for (int i = 0; i < d; ++i) v[i] = e.vectors(i, j);
     blas::symv_upper(d, M.data(), v.data(), mv.data());
-    double s = 0;
-    for (int i = 0; i < d; ++i) s += (mv[i] - e.values[j] * v[i]) * (mv[i] - e.values[j] * v[i]);
-    r = std::max(r, std::sqrt(s));
+    bool finite = true;
+    for (int i = 0; i < d; ++i) finite = finite && std::isfinite(mv[i] - e.values[j] * v[i]);
+    if (finite) {
+      for (int i = 0; i < d; ++i) r[i] = mv[i] - e.values[j] * v[i];
+      res = std::max(res, scaled_norm(r));
+      continue;
+    }
+    // (M / s) v - (nu / s) v, then times s: row by row on the full storage (rare path).
+    if (scale == 0)
+      for (double x : M) scale = std::max(scale, std::abs(x));
+    if (!(scale > 0) || !std::isfinite(scale)) return NAN;
+    for (int i = 0; i < d; ++i) {
+      double acc = 0;
+      for (int k = 0; k < d; ++k) acc += (M(i, k) / scale) * v[k];
+      r[i] = acc - (e.values[j] / scale) * v[i];
+    }
+    const double rs = scaled_norm(r);
+    res = std::max(res, rs * scale);  // inf if the residual is beyond the largest double
+    if (!std::isfinite(res)) return res;
   }
-  return r;
+  return res;
 }
 
 }  // namespace
@@ -67,8 +101,8 @@ void SpectralConfig::validate(int p) const {
   if (d < 1 || d > 50000) throw std::invalid_argument("d = " + std::to_string(d) + " (must be an integer in [1, 50000])");
   if (p > d) throw std::invalid_argument("p = " + std::to_string(p) + " (must be <= d = " + std::to_string(d) + ")");
   if (!std::isfinite(alpha) || alpha <= 0 || alpha * d > 1e10)
-    throw std::invalid_argument("alpha = " + std::to_string(alpha) + " (must be finite, > 0, with alpha*d <= 1e10)");
-  if (n() < 2) throw std::invalid_argument("alpha = " + std::to_string(alpha) + " (alpha*d must give at least 2 samples)");
+    throw std::invalid_argument("alpha = " + theory::format_number(alpha) + " (must be finite, > 0, with alpha*d <= 1e10)");
+  if (n() < 2) throw std::invalid_argument("alpha = " + theory::format_number(alpha) + " (alpha*d must give at least 2 samples)");
   if (top < 0 || top > d) throw std::invalid_argument("top = " + std::to_string(top) + " (must be in [0, d]; 0 = automatic)");
   if (threads < 1 || threads > 256) throw std::invalid_argument("threads = " + std::to_string(threads) + " (must be in [1, 256])");
   if (block < 1 || block > 1 << 20) throw std::invalid_argument("block = " + std::to_string(block) + " (must be in [1, 1048576])");
@@ -108,6 +142,9 @@ Eigenpairs top_eigenpairs(const xt::xtensor<double, 2>& M, int k) {
     }
   }
   out.residual = residual(M, out);
+  bool finite = std::isfinite(out.residual);
+  for (double v : out.values) finite = finite && std::isfinite(v);
+  if (!finite) out.status = "non_finite";  // a solution we cannot check is not reported as converged
   return out;
 }
 

@@ -35,7 +35,10 @@ struct Timing {
 };
 
 /// Eigenpairs of a symmetric matrix with the solver's status (never throws on a numerical
-/// outcome: status is "converged", "fallback_dense" or "non_finite").
+/// outcome: status is "converged", "fallback_dense" or "non_finite"). A status other than
+/// non_finite comes with finite eigenvalues and a finite residual (computed scaled, so entries
+/// of M up to the largest double do not overflow it); non_finite when M has a non-finite
+/// entry or the eigenvalues or residual are not representable.
 struct Eigenpairs {
   std::vector<double> values;  ///< by |value| descending
   xt::xtensor<double, 2> vectors;  ///< d x K, column j belongs to values[j]

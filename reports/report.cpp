@@ -2,6 +2,7 @@
 
 #include <boost/version.hpp>
 #include <chrono>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -9,6 +10,7 @@
 #include <fstream>
 #include <random>
 #include <stdexcept>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <Eigen/Core>
@@ -93,6 +95,12 @@ void write_atomic(const std::filesystem::path& path, const std::string& text) {
     }
   }
   std::filesystem::rename(tmp, path);
+  // The rename is durable only once the directory entry is on disk: fsync the directory.
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) throw std::runtime_error("cannot open " + dir.string() + " to make the write of " + path.string() + " durable");
+  const bool synced = ::fsync(fd) == 0 || errno == EINVAL;  // EINVAL: this file system cannot sync a directory
+  ::close(fd);
+  if (!synced) throw std::runtime_error("cannot fsync " + dir.string() + " after writing " + path.string());
 }
 
 void write_json_atomic(const std::filesystem::path& path, const nlohmann::json& j) { write_atomic(path, j.dump(2) + "\n"); }

@@ -1,6 +1,8 @@
 #include "theory/model.hpp"
 
+#include <charconv>
 #include <cmath>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 
@@ -18,8 +20,13 @@ std::string num(double v) {
   return s.str();
 }
 
+// Field and value are the user's text: shortened so the message stays one short line.
 [[noreturn]] void bad(const std::string& field, const std::string& value, const std::string& allowed) {
-  throw std::invalid_argument(field + " = " + value + " (" + allowed + ")");
+  throw std::invalid_argument(brief_text(field) + " = " + brief_text(value) + " (" + allowed + ")");
+}
+
+std::string brief_json(const nlohmann::json& v) {
+  return brief_text(v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 // Parses "a1,a2,..." strictly; nullopt-like empty vector if the string is not a list.
@@ -77,15 +84,23 @@ Preprocess Preprocess::parse(const std::string& spec) {
 }
 
 void ModelConfig::validate() const {
-  make_activation(activation);  // throws with the allowed names
+  try {
+    make_activation(activation);  // throws with the allowed names
+  } catch (const std::invalid_argument& e) {
+    // Its message echoes the whole spec: shorten the echo so a huge value stays one short line.
+    std::string msg = e.what();
+    if (const auto at = msg.find(activation); activation.size() > 60 && at != std::string::npos)
+      msg.replace(at, activation.size(), brief_text(activation));
+    throw std::invalid_argument(msg);
+  }
   if (!is_mode(amplitudes)) {
     parse_list(amplitudes);
   } else {
     if (p < 1 || p > 100000) bad("p", std::to_string(p), "must be an integer in [1, 100000]");
-    if (!std::isfinite(gamma) || gamma <= 0 || gamma > 20) bad("gamma", num(gamma), "must be finite, > 0 and <= 20");
+    if (!std::isfinite(gamma) || gamma <= 0 || gamma > 20) bad("gamma", format_number(gamma), "must be finite, > 0 and <= 20");
   }
   if (signs != "positive" && signs != "random") bad("signs", "'" + signs + "'", "must be positive or random");
-  if (!std::isfinite(noise) || noise < 0) bad("noise", num(noise), "must be finite and >= 0");
+  if (!std::isfinite(noise) || noise < 0) bad("noise", format_number(noise), "must be finite and >= 0");
   Preprocess::parse(preprocess);
 }
 
@@ -118,26 +133,51 @@ const std::vector<std::string>& model_config_keys() {
   return keys;
 }
 
+std::string format_number(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);  // shortest round-trip form
+  return std::string(buf, r.ptr);
+}
+
+std::string brief_text(const std::string& s, std::size_t max) {
+  if (max < 4) max = 4;
+  return s.size() <= max ? s : s.substr(0, max - 3) + "...";
+}
+
 void to_json(nlohmann::json& j, const ModelConfig& c) {
   j = {{"activation", c.activation}, {"p", c.p}, {"gamma", c.gamma}, {"amplitudes", c.amplitudes},
        {"signs", c.signs}, {"noise", c.noise}, {"preprocess", c.preprocess}, {"seed", c.seed}};
 }
 
 void from_json(const nlohmann::json& j, ModelConfig& c) {
-  if (!j.is_object()) throw std::invalid_argument("config = " + j.dump() + " (must be a JSON object)");
-  for (const auto& [key, value] : j.items()) {
+  if (!j.is_object()) throw std::invalid_argument("config = " + brief_json(j) + " (must be a JSON object)");
+  // items() by element, not a structured binding: clang < 16 cannot capture bindings in `want`.
+  for (const auto& item : j.items()) {
+    const std::string& key = item.key();
+    const nlohmann::json& value = item.value();
     auto want = [&](bool ok, const char* type) {
-      if (!ok) bad(key, value.dump(), std::string("must be ") + type);
+      if (!ok) bad(key, brief_json(value), std::string("must be ") + type);
     };
     if (key == "activation") { want(value.is_string(), "a string"); c.activation = value; }
-    else if (key == "p") { want(value.is_number_integer(), "an integer"); c.p = value; }
+    else if (key == "p") {
+      // Range-checked in 64 bits before it is narrowed to int (a huge p must not wrap to a small one).
+      want(value.is_number_integer(), "an integer");
+      const bool fits = value.is_number_unsigned() ? value.get<std::uint64_t>() <= std::uint64_t(std::numeric_limits<int>::max())
+                                                   : value.get<std::int64_t>() >= std::numeric_limits<int>::min() &&
+                                                         value.get<std::int64_t>() <= std::numeric_limits<int>::max();
+      want(fits, "an integer in [1, 100000]");
+      c.p = value.get<int>();
+    }
     else if (key == "gamma") { want(value.is_number(), "a number"); c.gamma = value; }
     else if (key == "amplitudes") {
       if (value.is_array()) {
         std::string s;
         for (const auto& a : value) {
           want(a.is_number(), "normalized, raw, or a list of numbers");
-          s += (s.empty() ? "" : ",") + num(a.get<double>());
+          if (!s.empty()) s += ',';
+          s += num(a.get<double>());
         }
         c.amplitudes = s;
       } else { want(value.is_string(), "normalized, raw, or a list of numbers"); c.amplitudes = value; }
@@ -149,7 +189,7 @@ void from_json(const nlohmann::json& j, ModelConfig& c) {
       want(value.is_number_unsigned() || (value.is_number_integer() && value.get<long long>() >= 0), "a non-negative integer");
       c.seed = value.get<std::uint64_t>();
     }
-    else bad("config key '" + key + "'", value.dump(), "unknown key");
+    else bad("config key '" + brief_text(key) + "'", brief_json(value), "unknown key");
   }
 }
 

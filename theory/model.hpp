@@ -60,4 +60,12 @@ void from_json(const nlohmann::json& j, ModelConfig& c);
 /// Keys a ModelConfig accepts in JSON.
 const std::vector<std::string>& model_config_keys();
 
+/// A user's number as it appears in a message: the shortest text that reads back as the same
+/// double (1e-07, 0.1, 2.5e+300; "nan", "inf"), never std::to_string's 6 fixed decimals.
+std::string format_number(double v);
+
+/// A user's text as it appears in a one-line message: at most `max` characters (longer text
+/// is cut and ends in "..."), so a huge value cannot flood the message.
+std::string brief_text(const std::string& s, std::size_t max = 60);
+
 }  // namespace hmi::theory

@@ -474,7 +474,8 @@ std::vector<DirectionInformation> information_thresholds(const ModelConfig& mode
   if (threads < 0 || threads > 256)
     throw std::invalid_argument("threads = " + std::to_string(threads) + " (must be in [0, 256]; 0 = all cores)");
   const Activation sigma = make_activation(model.activation);
-  const double var_sigma = analyse(sigma).variance.value;
+  // Quadrature can leave a constant sigma's variance at -1e-16: clamp (a variance is >= 0).
+  const double var_sigma = std::max(0.0, analyse(sigma).variance.value);
   ThresholdConfig cfg = quadrature;
   cfg.kinks.insert(cfg.kinks.end(), sigma.kinks.begin(), sigma.kinks.end());
   double sum_l2 = 0;

@@ -107,8 +107,8 @@ double ReadoutCalculus::heteroscedastic(double q) const {
 RiskTerms risk_from_overlaps(const std::vector<double>& lambda, const std::vector<double>& q, int width,
                              double readout_samples, double noise, const ReadoutCalculus& rc) {
   if (width < 1) throw std::invalid_argument("width = " + std::to_string(width) + " (must be >= 1)");
-  if (!(readout_samples >= 0)) throw std::invalid_argument("readout_samples = " + std::to_string(readout_samples) + " (must be >= 0)");
-  if (!(noise >= 0)) throw std::invalid_argument("noise = " + std::to_string(noise) + " (must be >= 0)");
+  if (!(readout_samples >= 0)) throw std::invalid_argument("readout_samples = " + format_number(readout_samples) + " (must be >= 0)");
+  if (!(noise >= 0)) throw std::invalid_argument("noise = " + format_number(noise) + " (must be >= 0)");
   RiskTerms r;
   const double V = rc.variance();
   double kappa = 0;
@@ -119,7 +119,7 @@ RiskTerms risk_from_overlaps(const std::vector<double>& lambda, const std::vecto
       continue;
     }
     const double qk = k < q.size() ? q[k] : 0.0;
-    if (!(qk >= 0 && qk <= 1)) throw std::invalid_argument("q_" + std::to_string(k + 1) + " = " + std::to_string(qk) + " (must be in [0, 1])");
+    if (!(qk >= 0 && qk <= 1)) throw std::invalid_argument("q_" + std::to_string(k + 1) + " = " + format_number(qk) + " (must be in [0, 1])");
     r.learned += l2 * V * (1 - rc.explained(qk));
     if (readout_samples > 0) kappa += l2 * rc.heteroscedastic(qk);  // 2-D quadrature: only when needed
   }

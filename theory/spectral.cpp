@@ -263,7 +263,7 @@ SpectralPrediction predict_spectral(const ModelConfig& model, const std::vector<
   opt.validate();
   for (double a : alphas)
     if (!std::isfinite(a) || a <= 0)
-      throw std::invalid_argument("alpha = " + std::to_string(a) + " (must be finite and > 0)");
+      throw std::invalid_argument("alpha = " + format_number(a) + " (must be finite and > 0)");
   const Activation sigma = make_activation(model.activation);
   const std::vector<double> lam = model.lambdas();
   const Preprocess T = model.preprocessing();
@@ -282,7 +282,12 @@ SpectralPrediction predict_spectral(const ModelConfig& model, const std::vector<
                  : (applies ? "Theory A (leading order) by request"
                             : "Theory A (leading order): Theory B needs a bounded T and an even activation");
 
-  for (int k = 0; k < K; ++k) out.directions.push_back({k + 1, lam[k], {}, {}});
+  for (int k = 0; k < K; ++k) {
+    DirectionPrediction d;
+    d.k = k + 1;
+    d.lambda = lam[k];
+    out.directions.push_back(d);
+  }
 
   if (T.kind == Preprocess::Kind::identity) {
     // Closed forms: theta_k = lambda_k mu_2, Var y = sum lambda^2 Var sigma + Delta.
@@ -306,11 +311,32 @@ SpectralPrediction predict_spectral(const ModelConfig& model, const std::vector<
     }
   }
 
+  // A threshold from a theta_k that its own error bar does not separate from 0 would be a
+  // number made of noise (e.g. theta = -2e-16 +- 3e-16 for a constant sigma gave alpha = 2e30):
+  // report it as unresolved instead.
+  auto resolved = [](const DirectionPrediction& d) {
+    const double th = d.theta.value, err = d.theta.error;
+    return std::isfinite(th) && std::isfinite(err) && (std::abs(th) > kThetaResolution * err || (th == 0 && err == 0));
+  };
+  for (auto& d : out.directions) {
+    if (resolved(d)) continue;
+    d.threshold_status = "unresolved";
+    d.threshold_reason = "theta_" + std::to_string(d.k) + " = " + format_number(d.theta.value) + " +- " +
+                         format_number(d.theta.error) + " is within " + format_number(kThetaResolution) +
+                         " error bars of 0: alpha_" + std::to_string(d.k) + " is not determined";
+    d.alpha_threshold = {kInf, kInf};
+  }
+  auto mark_never = [](DirectionPrediction& d) {
+    if (d.threshold_status == "resolved" && !std::isfinite(d.alpha_threshold.value)) d.threshold_status = "never";
+  };
+
   if (out.method == Method::leading) {
     for (auto& d : out.directions) {
+      if (d.threshold_status == "unresolved") continue;
       const double th = d.theta.value;
       d.alpha_threshold = {out.var_T.value / (th * th),
                            out.var_T.value / (th * th) * (out.var_T.error / out.var_T.value + 2 * d.theta.error / std::abs(th))};
+      mark_never(d);
     }
     leading_order_curve(out, alphas);
   } else {
@@ -342,9 +368,12 @@ SpectralPrediction predict_spectral(const ModelConfig& model, const std::vector<
       for (auto& t : pool) t.join();
     };
     for_each_direction([&](int k) {
+      auto& d = out.directions[k];
+      if (d.threshold_status == "unresolved") return;
       std::vector<double> v;
-      for (const auto& s : side_of(k)) v.push_back(s.threshold(k, sign_of(k) * out.directions[k].theta.value));
-      out.directions[k].alpha_threshold = combine(v);
+      for (const auto& s : side_of(k)) v.push_back(s.threshold(k, sign_of(k) * d.theta.value));
+      d.alpha_threshold = combine(v);
+      mark_never(d);
     });
     for (double alpha : alphas) {
       CurvePoint pt;

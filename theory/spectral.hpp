@@ -38,11 +38,20 @@ struct TheoryOptions {
   void validate() const;
 };
 
+/// theta_k is resolved when it lies more than this many error bars from 0; otherwise its sign
+/// and size, hence alpha_k, are not determined by the numerics (Monte Carlo or quadrature).
+inline constexpr double kThetaResolution = 3.0;
+
 struct DirectionPrediction {
   int k = 0;
   double lambda = 0;
   Estimate theta;            ///< E[T(y) (z_k^2 - 1)]
-  Estimate alpha_threshold;  ///< where direction k's outlier appears (inf if never)
+  Estimate alpha_threshold;  ///< where direction k's outlier appears (inf if never, or unresolved)
+  /// "resolved" (finite alpha_threshold), "never" (theta resolved, no outlier at any alpha), or
+  /// "unresolved" (|theta| <= kThetaResolution x its error: alpha_threshold is {inf, inf}, not
+  /// a number, and threshold_reason says why).
+  std::string threshold_status = "resolved";
+  std::string threshold_reason;
 };
 
 struct CurvePoint {

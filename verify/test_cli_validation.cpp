@@ -10,8 +10,19 @@
 #define BOOST_TEST_MODULE cli_validation
 #include <boost/test/unit_test.hpp>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <stdexcept>
+
 #include <nlohmann/json.hpp>
 
+#include "reports/report.hpp"
+#include "theory/model.hpp"
+#include "verify/claims/stats.hpp"
 #include "verify/cli_runner.hpp"
 
 namespace fs = std::filesystem;
@@ -86,6 +97,19 @@ const std::vector<Bad>& table() {
       {"simulate", {"--d", "50", "--block", "0"}, "", "block", "0"},
       {"simulate", {"--d", "50", "--top", "51"}, "", "top", "51"},
       {"simulate", {"--d", "50", "--config", "{CFG}"}, R"({"d": 50, "threads": 1.5})", "threads", "1.5"},
+      // Issue 7 item 7: a tiny alpha is echoed as the user wrote it, not as 0.000000.
+      {"simulate", {"--d", "50", "--alpha", "1e-7"}, "", "alpha", "1e-07"},
+      // Issue 7 item 8: the learner's flags are refused before any computation. The size
+      // (n = 5e6, d = 5000: minutes of spectral work) makes a late check time out here.
+      {"simulate", {"--d", "5000", "--alpha", "1000", "--readout", "ridge", "--ridge", "abc"}, "", "ridge", "abc"},
+      {"simulate", {"--d", "5000", "--alpha", "1000", "--readout", "ridge", "--ridge", "-1"}, "", "ridge", "-1"},
+      {"simulate", {"--d", "5000", "--alpha", "1000", "--readout", "ridge-same", "--readout-samples", "999999999"}, "",
+       "readout_samples", "999999999"},
+      {"simulate", {"--d", "5000", "--alpha", "1000", "--readout", "ridge", "--readout-samples", "-1"}, "", "readout_samples", "-1"},
+      {"simulate", {"--d", "5000", "--alpha", "1000", "--learner", "gd", "--lr", "0"}, "", "lr", "0"},
+      {"simulate", {"--d", "5000", "--alpha", "1000", "--learner", "gd", "--steps", "4294967297"}, "", "steps", "4294967297"},
+      {"simulate", {"--d", "5000", "--alpha", "1000", "--learner", "gd", "--batch", "-1"}, "", "batch", "-1"},
+      {"simulate", {"--d", "5000", "--alpha", "1000", "--learner", "gd", "--init-scale", "-1"}, "", "init_scale", "-1"},
       // ---- reproduce (--out is a folder that must not appear) ----
       {"reproduce", {"--quick", "--full"}, "", "--quick", "--full"},
       {"reproduce", {"--quick", "--threads", "0"}, "", "threads", "0"},
@@ -190,4 +214,122 @@ BOOST_AUTO_TEST_CASE(valid_input_writes_out) {
   BOOST_TEST(o.out.empty());
   const auto j = nlohmann::json::parse(hmi::verify::read_text(out));
   BOOST_TEST(j.contains("curve"));
+}
+
+// ---- library-level validation (issue 7, items 5, 6, 9) ----
+
+// Item 5: a huge p in JSON is refused by the library's reader, not narrowed to int (2^32 + 8
+// used to become p = 8).
+BOOST_AUTO_TEST_CASE(model_reader_refuses_p_beyond_int) {
+  for (const char* text : {R"({"p": 4294967304})", R"({"p": -4294967288})", R"({"p": 18446744073709551615})"}) {
+    hmi::theory::ModelConfig m;
+    try {
+      from_json(nlohmann::json::parse(text), m);
+      BOOST_ERROR(text << " accepted as p = " << m.p);
+    } catch (const std::invalid_argument& e) {
+      const std::string what = e.what();
+      BOOST_TEST(what.rfind("p = ", 0) == 0, what);
+      BOOST_TEST(what.find("must be an integer in [1, 100000]") != std::string::npos, what);
+    }
+  }
+}
+
+// Item 5: a huge value is echoed shortened, so the message stays one short line (the library
+// used to dump it whole).
+BOOST_AUTO_TEST_CASE(messages_shorten_huge_values) {
+  const std::string huge(20000, 'x');
+  std::string list;
+  for (int i = 0; i < 3000; ++i) list += "1,";
+  list += "x";
+  for (const nlohmann::json& cfg : {nlohmann::json{{"activation", huge}}, nlohmann::json{{"amplitudes", list}},
+                                    nlohmann::json{{"preprocess", huge}}, nlohmann::json{{"signs", huge}},
+                                    nlohmann::json{{"gamma", huge}}, nlohmann::json{{huge, 1}},
+                                    nlohmann::json{{"gamma", std::vector<double>(5000, 1.0)}}}) {
+    try {
+      hmi::theory::ModelConfig m;
+      from_json(cfg, m);
+      m.validate();
+      BOOST_ERROR("accepted " << cfg.dump().substr(0, 80));
+    } catch (const std::invalid_argument& e) {
+      const std::string what = e.what();
+      BOOST_TEST(what.size() <= 400, what.substr(0, 120) << "... (" << what.size() << " characters)");
+      BOOST_TEST(what.find('\n') == std::string::npos);
+      BOOST_TEST(states_rule(what), what.substr(0, 200));
+    }
+  }
+}
+
+// Item 7: numbers in messages read back as the user's number.
+BOOST_AUTO_TEST_CASE(format_number_is_shortest_round_trip) {
+  using hmi::theory::format_number;
+  BOOST_TEST(format_number(1e-7) == "1e-07");
+  BOOST_TEST(format_number(0.1) == "0.1");
+  BOOST_TEST(format_number(-2.5) == "-2.5");
+  BOOST_TEST(format_number(1e300) == "1e+300");
+  BOOST_TEST(format_number(NAN) == "nan");
+  BOOST_TEST(format_number(-INFINITY) == "-inf");
+  for (double v : {1e-7, 0.1, 1.0 / 3.0, 123456.789, 5e-324, 1.7976931348623157e308})
+    BOOST_TEST(std::strtod(format_number(v).c_str(), nullptr) == v);
+}
+
+namespace {
+// Restores (or unsets) HMI_MASTER_SEED when a case ends.
+struct SeedEnv {
+  std::string saved;
+  bool had = false;
+  SeedEnv() {
+    if (const char* e = std::getenv("HMI_MASTER_SEED")) { had = true; saved = e; }
+  }
+  ~SeedEnv() {
+    if (had) setenv("HMI_MASTER_SEED", saved.c_str(), 1);
+    else unsetenv("HMI_MASTER_SEED");
+  }
+};
+}  // namespace
+
+// Item 6: HMI_MASTER_SEED must be an integer in [1, 10^9]; garbage or overflow throws a
+// one-line std::invalid_argument naming the variable, the value and the rule (strtoull used to
+// read "abc" as 0 and "1e3" as 1 and wrap on overflow).
+BOOST_AUTO_TEST_CASE(master_seed_refuses_garbage) {
+  SeedEnv restore;
+  for (const char* bad : {"abc", "1e3", "12x", "-1", "0", " 7", "+7", "1000000001", "99999999999999999999999"}) {
+    setenv("HMI_MASTER_SEED", bad, 1);
+    try {
+      const auto v = hmi::verify::master_seed();
+      BOOST_ERROR("HMI_MASTER_SEED = '" << bad << "' accepted as " << v);
+    } catch (const std::invalid_argument& e) {
+      const std::string what = e.what();
+      BOOST_TEST(what.find("HMI_MASTER_SEED") != std::string::npos, what);
+      BOOST_TEST(what.find(bad) != std::string::npos, what);
+      BOOST_TEST(what.find("must be an integer in [1, 1000000000]") != std::string::npos, what);
+      BOOST_TEST(what.find('\n') == std::string::npos, what);
+    }
+  }
+  setenv("HMI_MASTER_SEED", "7", 1);
+  BOOST_TEST(hmi::verify::master_seed() == 7u);
+  setenv("HMI_MASTER_SEED", "1000000000", 1);
+  BOOST_TEST(hmi::verify::master_seed() == 1000000000u);
+  unsetenv("HMI_MASTER_SEED");
+  BOOST_TEST(hmi::verify::master_seed() == 1u);
+}
+
+// Item 9: the atomic writer's rename is made durable by an fsync of the directory. This test
+// binary defines fsync itself (it is linked before libc, so the library's calls land here),
+// records which kinds of descriptor were synced, and forwards to the kernel.
+namespace {
+int g_dir_fsyncs = 0, g_file_fsyncs = 0;
+}  // namespace
+extern "C" int fsync(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) == 0) (S_ISDIR(st.st_mode) ? g_dir_fsyncs : g_file_fsyncs)++;
+  return int(::syscall(SYS_fsync, fd));
+}
+
+BOOST_AUTO_TEST_CASE(atomic_write_fsyncs_the_directory) {
+  hmi::verify::ScratchDir scratch("validation-fsync");
+  g_dir_fsyncs = g_file_fsyncs = 0;
+  hmi::reports::write_json_atomic(scratch / "report.json", nlohmann::json{{"ok", true}});
+  BOOST_TEST(g_file_fsyncs >= 1, "the temporary file is synced before the rename");
+  BOOST_TEST(g_dir_fsyncs >= 1, "the directory is synced after the rename");
+  BOOST_TEST(nlohmann::json::parse(hmi::verify::read_text(scratch / "report.json"))["ok"] == true);
 }

@@ -29,7 +29,7 @@ namespace {
 const char* kConfig = R"({"threads": 1, "theory_samples": 4096,
   "cascade": {"d": 500, "alphas": [4, 10, 25], "seeds": 2, "top": 12},
   "spectrum": {"d": 200, "alphas": [3, 20], "bins": 20},
-  "thresholds": {"gammas": [1.0], "p": 4},
+  "thresholds": {"gammas": [1.0], "p": 4, "measure": null},
   "finite_size": {"ds": [250, 500], "alphas": [5, 12], "seeds": 2, "direction": 2}})";
 constexpr int kPoints = 6 + 2 + 8;
 

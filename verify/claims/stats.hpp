@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <numeric>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace hmi::verify {
@@ -26,10 +28,25 @@ inline Stats stats(const std::vector<double>& x) {
   return s;
 }
 
-/// Master seed of a verification run: $HMI_MASTER_SEED (default 1).
+/// Master seed of a verification run: $HMI_MASTER_SEED (default 1), an integer in [1, 10^9].
+/// Anything else (garbage, a sign, trailing text, overflow, 0) throws std::invalid_argument
+/// naming the variable, its value and the rule: a typo must not silently rerun master seed 0
+/// or a wrapped one.
 inline std::uint64_t master_seed() {
   const char* env = std::getenv("HMI_MASTER_SEED");
-  return env && *env ? std::strtoull(env, nullptr, 10) : 1;
+  if (!env || !*env) return 1;
+  const std::string text(env);
+  bool ok = text.size() <= 10;
+  std::uint64_t v = 0;
+  for (char c : text) {
+    ok = ok && c >= '0' && c <= '9';
+    if (ok) v = 10 * v + std::uint64_t(c - '0');
+  }
+  if (!ok || v < 1 || v > 1'000'000'000) {
+    const std::string shown = text.size() > 40 ? text.substr(0, 37) + "..." : text;
+    throw std::invalid_argument("HMI_MASTER_SEED = '" + shown + "' (must be an integer in [1, 1000000000])");
+  }
+  return v;
 }
 
 /// seed_i = 1000 * master + i.
