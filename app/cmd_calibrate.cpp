@@ -58,6 +58,19 @@ std::string file_hash(const fs::path& p) {
   return s.str();
 }
 
+// A table cell of `width` characters (UTF-8 code points, so "∝" counts once and is never cut in
+// half): text longer than width - 1 is shortened with "…", shorter text is padded with spaces.
+std::string cell(const std::string& text, std::size_t width) {
+  std::size_t points = 0, cut = text.size();
+  for (std::size_t i = 0; i < text.size(); ++i)
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
+      if (points == width - 2) cut = i;
+      ++points;
+    }
+  if (points >= width) return text.substr(0, cut) + "… ";
+  return text + std::string(width - points, ' ');
+}
+
 // P(X <= k) for X ~ Binomial(n, p).
 double binom_cdf(int k, int n, double p) {
   if (k < 0) return 0;
@@ -312,14 +325,14 @@ void register_calibrate(CLI::App& app, Runner& run) {
       bool meets = !tallies.empty();
       nlohmann::json claims = nlohmann::json::array();
       std::ostringstream table;
-      table << std::left << std::setw(22) << "suite" << std::setw(14) << "report" << std::setw(22) << "check"
+      table << std::left << std::setw(22) << "suite" << std::setw(16) << "report" << cell("check", 46)
             << std::setw(14) << "false alarms" << std::setw(10) << "detected" << std::setw(7) << "rate"
             << std::setw(13) << "95% bound" << "verdict\n";
       for (const auto& t : tallies) {
         const bool fa_ok = t.false_alarms == 0 && t.missing_seeds.empty();
         meets = meets && fa_ok;
         std::string verdict = fa_ok ? "ok" : (t.false_alarms ? "FALSE ALARMS" : "MISSING REPORTS (suite crashed?)");
-        table << std::setw(22) << t.suite << std::setw(14) << t.report << std::setw(22) << "true prediction"
+        table << cell(t.suite, 22) << cell(t.report, 16) << cell("true prediction", 46)
               << std::setw(14) << (std::to_string(t.false_alarms) + "/" + std::to_string(t.runs)) << std::setw(10) << "-"
               << std::setw(7) << pct(t.runs ? double(t.false_alarms) / t.runs : 0) << std::setw(13)
               << ("<= " + pct(upper95(t.false_alarms, t.runs))) << verdict << "\n";
@@ -333,7 +346,7 @@ void register_calibrate(CLI::App& app, Runner& run) {
           if (!ok && w.blind_spot) v = "cannot detect at these sizes (suite declares a known blind spot)";
           else if (!ok && w.unasserted) v = "below target (suite records it without asserting)";
           if (!ok && !declared) meets = false;
-          table << std::setw(22) << "" << std::setw(14) << "" << std::setw(22) << pred.substr(0, 21) << std::setw(14) << "-"
+          table << cell("", 22) << cell("", 16) << cell(pred, 46) << std::setw(14) << "-"
                 << std::setw(10) << (std::to_string(w.detected) + "/" + std::to_string(w.runs)) << std::setw(7)
                 << pct(rate) << std::setw(13) << (">= " + pct(lower95(w.detected, w.runs))) << v << "\n";
           wrong.push_back({{"prediction", pred}, {"runs", w.runs}, {"detected", w.detected}, {"rate", rate},
@@ -342,7 +355,7 @@ void register_calibrate(CLI::App& app, Runner& run) {
                            {"verdict", v}});
         }
         if (t.wrong_order.empty())
-          table << std::setw(22) << "" << std::setw(14) << "" << "(no wrong predictions recorded: detection power unknown)\n";
+          table << cell("", 22) << cell("", 16) << "(no wrong predictions recorded: detection power unknown)\n";
         claims.push_back({{"suite", t.suite}, {"report", t.report}, {"claim", t.claim}, {"runs", t.runs},
                           {"false_alarms", t.false_alarms}, {"false_alarm_rate_upper95", upper95(t.false_alarms, t.runs)},
                           {"failed_seeds", t.failed_seeds}, {"missing_seeds", t.missing_seeds},
