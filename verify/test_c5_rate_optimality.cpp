@@ -31,9 +31,17 @@
 //     sqrt(1000/d); at 1.5 alpha_k finite-d smoothing biases q_k low by 0.03-0.08).
 // Wrong predictions that must be rejected: exponent 2 gamma x 1.2; oracle thresholds x 0.5
 // (their weak-signal law, hence the ratio's limit x 2); "the spectral estimator attains the
-// oracle threshold"; thresholds of Theory B with mu_2 x 2 or gamma x 2. Recorded but not
-// asserted (inside the bracket's factor-3 resolution at k <= 3): mu_2 x 1.2, gamma x 1.2 —
-// the theory side rejects a 20% exponent error instead.
+// oracle threshold"; Theory B with mu_2 x 2 or gamma x 2, through the same simulation-side
+// comparison as the truth (bracket counts with its thresholds, and overlaps against its own
+// Theory B where alpha >= 1.5 of its alpha_k). The counts alone missed mu_2 x 2 in 7 of 20
+// master seeds (calibration): with T = clip:3 it lowers alpha_2, alpha_3 by only 28% (4.49 ->
+// 3.26, 10.0 -> 7.09), inside the bracket's factor-3 resolution (0.65 .. 2 alpha_k); with the
+// overlaps it is rejected 20/20. Known blind spots, recorded but not asserted: mu_2 x 1.2
+// (alpha_k x 0.89: q_k at 2 alpha_k moves by less than 3 SE + 0.03 of 4 seeds; rejected 2/20)
+// and gamma x 1.2 (alpha_2, alpha_3 x 1.23, 1.39: the cells fall between its 0.65 and 2 alpha_k,
+// where only "found" is checked; 0/20). Seeing them would take cells at 0.8-1.2 alpha_k with
+// d ~ 10^4 (edge fluctuation d^-2/3 << 20%). The theory side rejects a 20% exponent error
+// instead. Calibration (hmi calibrate, master seeds 1-20): no false alarm.
 #define BOOST_TEST_MODULE c5_rate_optimality
 #include <boost/test/unit_test.hpp>
 
@@ -261,7 +269,8 @@ BOOST_AUTO_TEST_CASE(C5_rate_optimality) {
   // -- wrong predictions
   nlohmann::json wrong = nlohmann::json::array();
   auto reject = [&](const std::string& name, bool passed, bool asserted) {
-    wrong.push_back({{"prediction", name}, {"rejected", !passed}, {"asserted", asserted}});
+    // Not asserted = a known blind spot at these sizes (reported by hmi calibrate as such).
+    wrong.push_back({{"prediction", name}, {"rejected", !passed}, {"asserted", asserted}, {"known_blind_spot", !asserted}});
     if (asserted) BOOST_TEST(!passed, "C5 must reject the wrong prediction " << name);
     BOOST_TEST_MESSAGE("C5 wrong prediction " << name << ": " << (passed ? "NOT rejected" : "rejected"));
   };
@@ -274,10 +283,21 @@ BOOST_AUTO_TEST_CASE(C5_rate_optimality) {
     reject("oracle thresholds x 0.5", theory_checks(w, 1.0, 0.5), true);
   }
   reject("spectral attains the oracle threshold", verify::compare_bracket(sim.cells, sim.oracle).pass(), true);
+  // A wrong model goes through the same simulation-side comparison as the truth: the bracket
+  // counts with its thresholds, and the overlaps where alpha >= 1.5 of its alpha_k against its
+  // own Theory B overlaps at the cells.
+  std::vector<double> cell_alphas;
+  for (const auto& c : sim.cells) cell_alphas.push_back(c.alpha);
   auto bracket_with = [&](const std::string& name, const std::function<void(theory::ModelConfig&)>& change, bool asserted) {
     auto m = sim_model();
     change(m);
-    reject(name, verify::compare_bracket(sim.cells, thresholds_of(theory_B(m, {1.0}, 1u << 19))).pass(), asserted);
+    const auto wrong_B = theory_B(m, cell_alphas, 1u << 19);
+    const auto thr = thresholds_of(wrong_B);
+    auto w = verify::compare_bracket(sim.cells, thr);
+    std::vector<theory::Estimate> q;
+    for (std::size_t i = 0; i < sim.cells.size(); ++i) q.push_back(wrong_B.curve[i].overlap[sim.cells[i].k - 1]);
+    verify::check_bracket_overlaps(w, sim.cells, thr, q);
+    reject(name, w.pass(), asserted);
   };
   const double c2 = std::sqrt(2.0);  // he2 = hermite:0,0,sqrt(2)
   bracket_with("mu_2 x 2", [&](theory::ModelConfig& m) { m.activation = "hermite:0,0," + num(2 * c2); }, true);

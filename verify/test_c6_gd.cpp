@@ -21,20 +21,32 @@
 //     trained, lr 0.05, 700 steps, eps = 1e-3, 4 seeds. Learned fraction of direction k,
 //     l_k = Cov(f, sigma(<w_k, x>)) / (lambda_k Var sigma) (rotation invariant; estimators/
 //     gd.hpp explains why per-neuron overlaps are not). Measured: the first recorded step
-//     with l_k >= 1/2 (every 4 steps). Claim: t_1 < t_2 < t_3 < t_4 in every seed. Plateau
-//     after direction 1: the recorded point with l_1 >= 0.9 and l_2 <= 0.05 where the loss
-//     changes least; predicted loss = the in-sample loss of the oracle that knows direction 1
-//     exactly, (1/2n) sum_i (y_i - c - lambda_1 sigma(z_i1))^2. Tolerance 6%: l_1 in [0.9, 1]
+//     with l_k >= 1/2 (every 4 steps). Claim: t_1 < t_2 < t_3 < t_4 for the means over seeds.
+//     Not per seed: the escape time ~ log(1 / initial overlap) / theta_k fluctuates with the
+//     random initialisation, and calibration (20 master seeds = 80 seeds) found t_4 < t_3 in 4
+//     of 80 seeds (per-seed t_{k+1}/t_k: 1.46-2.29, 1.15-2.05, 0.89-2.26 for k = 1, 2, 3; mean
+//     over 4 seeds t_4/t_3 >= 1.19 in every run). Plateau after direction 1: the recorded
+//     point with l_1 >= 0.9 and l_2 <= 0.05 where the loss changes least; predicted loss = the
+//     in-sample loss of the oracle that knows direction 1 exactly,
+//     (1/2n) sum_i (y_i - c - lambda_1 sigma(z_i1))^2. Tolerance 6%: l_1 in [0.9, 1]
 //     leaves up to 0.5 lambda_1^2 (1 - l_1)^2 = 1.8% of the loss, l_2 <= 0.05 removes up to
 //     0.5 lambda_2^2 (2 l_2 - l_2^2) = 4.3%, and the network fits ~ d/n = 2% of the in-sample
-//     noise (measured: -1.8% .. -3.6%). The later plateaus are shorter than the overlap of
-//     consecutive learning phases at gamma = 1 (direction k+1 starts before k completes), so
-//     only their order is tested. Measured steps to l_k = 1/2 (seeds 1000-1003): t_k / t_1 =
-//     1.8-1.9 for k = 2 and 2.7-3.6 for k = 3, against theta_1/theta_k = k: the escape time
-//     ~ 1/theta_k of THEORY section 6 (reported in the JSON, not gated).
+//     noise (measured: -1.4% .. -4.8% over 79 seeds in calibration). A seed where direction 2
+//     starts before l_1 reaches 0.9 has no such point (1 of 80 seeds, master seed 4, t_2 / t_1 =
+//     1.46): the plateau must be found in all seeds but at most one. The later plateaus are
+//     shorter than the overlap of consecutive learning phases at gamma = 1 (direction k+1
+//     starts before k completes), so only their order is tested. Measured steps to l_k = 1/2
+//     (seeds 1000-1003): t_k / t_1 = 1.8-1.9 for k = 2 and 2.7-3.6 for k = 3, against
+//     theta_1/theta_k = k: the escape time ~ 1/theta_k of THEORY section 6 (reported in the
+//     JSON, not gated).
 // Wrong predictions that must be rejected: (a) the linear prediction with c x 1.2 (phi''(0)
-// or mu_2 20% larger), and "GD converges to the teacher subspace span(w_1, w_2)"; (b) the
-// order 1, 3, 2, 4, and the plateau level of a teacher with gamma x 1.2 (same data).
+// or mu_2 20% larger), "GD converges to the teacher subspace span(w_1, w_2)", and gradient
+// flow span(exp(T c M) U_0) at every lr (the discretisation ignored); (b) the order 1, 3, 2, 4,
+// and the plateau level of a teacher with gamma x 1.2, with mu_2 x 1.2 (all amplitudes x 1.2)
+// and with Delta x 2 (same inputs and noise draws). Each is compared with the same
+// measurements in the same test case and recorded in the report (extra.wrong_predictions).
+// Calibration (hmi calibrate, master seeds 1-20): no false alarm in either report; every
+// wrong prediction rejected 20/20.
 #define BOOST_TEST_MODULE c6_gd
 #include <boost/test/unit_test.hpp>
 
@@ -74,13 +86,16 @@ struct SubspaceRun {
 };
 
 // The prediction of (a): span((I + lr c M)^steps U0), from the eigendecomposition of M.
-xt::xtensor<double, 2> linear_prediction(const SubspaceRun& s, const xt::xtensor<double, 2>& U0, double lr, int steps, double c) {
+// `flow`: the wrong prediction span(exp(lr steps c M) U0) (gradient flow, discretisation ignored).
+xt::xtensor<double, 2> linear_prediction(const SubspaceRun& s, const xt::xtensor<double, 2>& U0, double lr, int steps, double c,
+                                         bool flow = false) {
   const std::size_t d = s.Q.shape(0), m = U0.shape(1);
   xt::xtensor<double, 2> QtU = xt::linalg::dot(xt::transpose(s.Q), U0);
-  const double top = std::log(std::abs(1 + lr * c * s.nu[0]));
+  const double top = flow ? lr * c * s.nu[0] : std::log(std::abs(1 + lr * c * s.nu[0]));
   for (std::size_t i = 0; i < d; ++i) {
     const double g = 1 + lr * c * s.nu[i];
-    const double f = std::exp(steps * (std::log(std::abs(g)) - top)) * (g < 0 && steps % 2 ? -1.0 : 1.0);
+    const double f = flow ? std::exp(steps * (lr * c * s.nu[i] - top))
+                          : std::exp(steps * (std::log(std::abs(g)) - top)) * (g < 0 && steps % 2 ? -1.0 : 1.0);
     for (std::size_t j = 0; j < m; ++j) QtU(i, j) *= f;
   }
   return xt::linalg::dot(s.Q, QtU);
@@ -128,7 +143,7 @@ std::vector<SubspaceRun> measure_a(const std::vector<std::uint64_t>& seeds) {
 // c: the power-iteration rate lr a phi''(0) per unit of M (sqrt 2 for he2, a = 1);
 // `reference`: what the long run is compared with (the spectral subspace, or a wrong one).
 reports::ClaimReport compare_a(const std::vector<SubspaceRun>& runs, const std::vector<std::uint64_t>& seeds, double c,
-                               bool against_teacher) {
+                               bool against_teacher, bool flow = false) {
   reports::ClaimReport r;
   r.claim = "C6";
   r.title = "small-lr subspace-iteration GD = subspace iteration on M -> spectral top-m subspace";
@@ -145,7 +160,7 @@ reports::ClaimReport compare_a(const std::vector<SubspaceRun>& runs, const std::
       const double lr = kRates[i];
       const int steps = int(std::lround(kTime / lr));
       const double meas = est::principal_sines(s.U[i], Vs)[0];
-      const double pred = est::principal_sines(linear_prediction(s, s.U0[i], lr, steps, c), Vs)[0];
+      const double pred = est::principal_sines(linear_prediction(s, s.U0[i], lr, steps, c, flow), Vs)[0];
       r.check("sin_max(GD, spectral) seed " + std::to_string(s.seed) + " lr " + std::to_string(lr), lr, meas, 0, pred,
               1e-3 * pred + 50 * kEps * kEps);
       r.record({"angle shrinks as lr shrinks (fixed T) seed " + std::to_string(s.seed) + " lr " + std::to_string(lr), lr,
@@ -198,7 +213,8 @@ std::vector<PlainRun> measure_b(const std::vector<std::uint64_t>& seeds) {
 // In-sample loss of the oracle that knows directions 1..k, for the training data of a teacher
 // with amplitudes `lambda` (same inputs and label noise as the run; lambda = the true
 // amplitudes gives the run's own labels).
-double oracle_loss(const est::Teacher& t, int k, const std::vector<double>& lambda) {
+// `noise_factor` scales the label noise (sqrt(Delta' / Delta); 1 = the run's own noise).
+double oracle_loss(const est::Teacher& t, int k, const std::vector<double>& lambda, double noise_factor = 1.0) {
   const int n = int(kAlphaB * kDb);
   std::vector<double> X(std::size_t(n) * t.d), Z(std::size_t(n) * t.p), y(n);
   est::generate_inputs(t, 0, n, X.data(), 2, 0);
@@ -209,6 +225,11 @@ double oracle_loss(const est::Teacher& t, int k, const std::vector<double>& lamb
     r[i] = y[i];  // noise_i + sum_j lambda_j sigma(z_ij) - sum_{j<=k} ... with the given amplitudes
     for (int j = 0; j < t.p; ++j) r[i] += (lambda[j] - t.lambda[j]) * t.sigma.value(Z[std::size_t(i) * t.p + j]);
     for (int j = 0; j < k; ++j) r[i] -= lambda[j] * t.sigma.value(Z[std::size_t(i) * t.p + j]);
+    if (noise_factor != 1.0) {
+      double noise = y[i];
+      for (int j = 0; j < t.p; ++j) noise -= t.lambda[j] * t.sigma.value(Z[std::size_t(i) * t.p + j]);
+      r[i] += (noise_factor - 1) * noise;
+    }
     mean += r[i] / n;
   }
   double l = 0;
@@ -216,17 +237,24 @@ double oracle_loss(const est::Teacher& t, int k, const std::vector<double>& lamb
   return l / (2.0 * n);
 }
 
+// The plateau level is predicted for a teacher with exponent `gamma`, amplitudes x `amplitude`
+// (= mu_2 x amplitude for he2) and noise variance x `noise` (1, 1, 1: the true prediction).
 reports::ClaimReport compare_b(const std::vector<PlainRun>& runs, const std::vector<std::uint64_t>& seeds,
-                               const std::vector<int>& order, double gamma) {
+                               const std::vector<int>& order, double gamma, double amplitude = 1.0, double noise = 1.0) {
   reports::ClaimReport r;
   r.claim = "C6";
   r.title = "plain GD learns the directions sequentially, with loss plateaus";
   r.config = {{"model", model_b()}, {"d", kDb}, {"alpha", kAlphaB}, {"width", kWidthB}, {"lr", kLrB}, {"steps", kStepsB},
               {"init_scale", kEps}, {"predicted_order", order}, {"plateau_gamma", gamma}};
   r.seeds = seeds;
-  r.tolerance_reason = "order: strict, every seed; plateau loss: 6% (l_1 >= 0.9, l_2 <= 0.05, in-sample overfitting ~ d/n)";
-  const auto lam = model_b(gamma).lambdas();
+  r.tolerance_reason = "order: strict, on the mean over seeds of the steps to l_k = 1/2 (per seed, k = 3, 4 swap in 5% of "
+                       "seeds); plateau loss: 6% (l_1 >= 0.9, l_2 <= 0.05, in-sample overfitting ~ d/n); plateau found in "
+                       "all seeds but at most one";
+  auto lam = model_b(gamma).lambdas();
+  for (auto& l : lam) l *= amplitude;
   nlohmann::json times = nlohmann::json::array();
+  std::vector<std::vector<int>> crossings;
+  int plateaus = 0;
   for (const auto& run : runs) {
     const auto& tr = run.trajectory;
     std::vector<int> t_cross(kWidthB, -1);
@@ -237,11 +265,7 @@ reports::ClaimReport compare_b(const std::vector<PlainRun>& runs, const std::vec
           break;
         }
     times.push_back({{"seed", run.seed}, {"steps_to_half", t_cross}});
-    for (std::size_t i = 1; i < order.size(); ++i) {
-      const int a = t_cross[order[i - 1] - 1], b = t_cross[order[i] - 1];
-      r.record({"direction " + std::to_string(order[i - 1]) + " learned before " + std::to_string(order[i]) + " seed " +
-                    std::to_string(run.seed), double(i), double(b), 0, double(a), 0, a >= 0 && b > a});
-    }
+    crossings.push_back(t_cross);
     for (int k = 1; k <= 1; ++k) {
       int best = -1;
       double best_change = 1e300;
@@ -253,15 +277,32 @@ reports::ClaimReport compare_b(const std::vector<PlainRun>& runs, const std::vec
           best = int(i);
         }
       }
-      const double pred = oracle_loss(run.teacher, k, lam);
-      if (best < 0) {
-        r.record({"plateau after direction " + std::to_string(k) + " seed " + std::to_string(run.seed) + " (not found)", double(k),
-                  NAN, 0, pred, 0.06 * pred, false});
-        continue;
-      }
+      if (best < 0) continue;  // counted below
+      ++plateaus;
+      const double pred = oracle_loss(run.teacher, k, lam, std::sqrt(noise));
       r.check("plateau after direction " + std::to_string(k) + " seed " + std::to_string(run.seed) + " step " +
                   std::to_string(tr[best].step), k, tr[best].loss, 0, pred, 0.06 * pred);
     }
+  }
+  // A seed whose direction 2 starts before direction 1 reaches l_1 = 0.9 has no recorded point
+  // of the plateau window (1 of 80 seeds in calibration, t_2 / t_1 = 1.46 there).
+  r.check("plateau after direction 1 found (seeds, of " + std::to_string(runs.size()) + "; one may lack it)", 1,
+          plateaus, 0, double(runs.size()), 1);
+  for (std::size_t i = 1; i < order.size(); ++i) {
+    const int ka = order[i - 1] - 1, kb = order[i] - 1;
+    double ta = 0, tb = 0;
+    bool reached = true;
+    // A later direction not reached within the run (t = -1: 1 of 160 seeds in calibration,
+    // master 29, t_3 = 248) enters with the lower bound kStepsB, which only lowers its mean:
+    // the order stays a conservative test. An earlier direction not reached fails.
+    for (const auto& t : crossings) {
+      reached = reached && t[ka] >= 0;
+      ta += double(t[ka]) / crossings.size();
+      tb += double(t[kb] >= 0 ? t[kb] : kStepsB) / crossings.size();
+    }
+    r.record({"direction " + std::to_string(ka + 1) + " learned before " + std::to_string(kb + 1) +
+                  " (mean over seeds of the steps to l = 1/2)",
+              double(i), tb, 0, ta, 0, reached && tb > ta});
   }
   r.extra["steps_to_half"] = times;
   return r;
@@ -281,28 +322,45 @@ const Measurements& measured() {
 
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(c6_true_predictions_pass) {
-  const auto& M = measured();
-  const auto ra = compare_a(M.a, M.seeds_a, std::sqrt(2.0), false);
-  verify::print_failures(ra);
-  BOOST_TEST(verify::write_report(ra, "C6_gd_subspace"));
-  const auto rb = compare_b(M.b, M.seeds_b, {1, 2, 3, 4}, 1.0);
-  verify::print_failures(rb);
-  BOOST_TEST(verify::write_report(rb, "C6_gd_sequential"));
+namespace {
+
+// Each wrong prediction is compared with the same measurements as the truth, in the same test
+// case; it must be rejected, and is recorded in the claim report (extra.wrong_predictions) so
+// that `hmi calibrate` counts the detections under every master seed.
+void add_wrong(nlohmann::json& wrong, const std::string& report, const std::string& name, const reports::ClaimReport& bad) {
+  int failed = 0;
+  for (const auto& p : bad.points) failed += !p.pass;
+  wrong.push_back({{"prediction", name}, {"rejected", !bad.pass()}, {"failed_points", failed},
+                   {"points", bad.points.size()}, {"known_blind_spot", false}});
+  BOOST_TEST(!bad.pass(), report << " must reject the wrong prediction " << name);
+  BOOST_TEST_MESSAGE(report << " wrong prediction '" << name << "': " << failed << "/" << bad.points.size() << " points fail");
 }
 
-BOOST_AUTO_TEST_CASE(c6_wrong_predictions_fail) {
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(C6_gd_subspace) {
   const auto& M = measured();
-  const auto wrong_rate = compare_a(M.a, M.seeds_a, 1.2 * std::sqrt(2.0), false);
-  const auto wrong_limit = compare_a(M.a, M.seeds_a, std::sqrt(2.0), true);
-  const auto wrong_order = compare_b(M.b, M.seeds_b, {1, 3, 2, 4}, 1.0);
-  const auto wrong_gamma = compare_b(M.b, M.seeds_b, {1, 2, 3, 4}, 1.2);
-  const std::vector<std::pair<std::string, const reports::ClaimReport*>> wrong{
-      {"rate c x 1.2", &wrong_rate}, {"limit = teacher subspace", &wrong_limit}, {"order 1,3,2,4", &wrong_order},
-      {"plateaus with gamma x 1.2", &wrong_gamma}};
-  for (const auto& [name, r] : wrong) {
-    BOOST_TEST_MESSAGE("wrong prediction '" << name << "': pass = " << r->pass() << " (failing points below)");
-    verify::print_failures(*r);
-    BOOST_TEST(!r->pass());
-  }
+  auto r = compare_a(M.a, M.seeds_a, std::sqrt(2.0), false);
+  nlohmann::json wrong = nlohmann::json::array();
+  // c = sqrt(2) a phi''(0): for he2 phi'' is mu_2, so a 20% error in mu_2 is c x 1.2.
+  add_wrong(wrong, "C6_gd_subspace", "rate c x 1.2 (mu_2 x 1.2)", compare_a(M.a, M.seeds_a, 1.2 * std::sqrt(2.0), false));
+  add_wrong(wrong, "C6_gd_subspace", "limit = teacher subspace", compare_a(M.a, M.seeds_a, std::sqrt(2.0), true));
+  // Gradient flow exp(T c M) at every lr: the discretisation (I + lr c M)^t is what the claim resolves.
+  add_wrong(wrong, "C6_gd_subspace", "gradient flow at every lr", compare_a(M.a, M.seeds_a, std::sqrt(2.0), false, true));
+  r.extra["wrong_predictions"] = wrong;
+  verify::print_failures(r);
+  BOOST_TEST(verify::write_report(r, "C6_gd_subspace"));
+}
+
+BOOST_AUTO_TEST_CASE(C6_gd_sequential) {
+  const auto& M = measured();
+  auto r = compare_b(M.b, M.seeds_b, {1, 2, 3, 4}, 1.0);
+  nlohmann::json wrong = nlohmann::json::array();
+  add_wrong(wrong, "C6_gd_sequential", "order 1,3,2,4", compare_b(M.b, M.seeds_b, {1, 3, 2, 4}, 1.0));
+  add_wrong(wrong, "C6_gd_sequential", "plateau with gamma x 1.2", compare_b(M.b, M.seeds_b, {1, 2, 3, 4}, 1.2));
+  add_wrong(wrong, "C6_gd_sequential", "plateau with mu_2 x 1.2", compare_b(M.b, M.seeds_b, {1, 2, 3, 4}, 1.0, 1.2));
+  add_wrong(wrong, "C6_gd_sequential", "plateau with Delta x 2", compare_b(M.b, M.seeds_b, {1, 2, 3, 4}, 1.0, 1.0, 2.0));
+  r.extra["wrong_predictions"] = wrong;
+  verify::print_failures(r);
+  BOOST_TEST(verify::write_report(r, "C6_gd_sequential"));
 }

@@ -16,7 +16,19 @@
 //
 // Tolerances:
 //  * excess risk E[R] - B_V against V(n_r): 3 SE over the 120 readouts, plus the next order of
-//    the asymptotic expansion, (P / n_r) V(n_r) (relative P/n_r = 4% at n_r = 100).
+//    the asymptotic expansion, (P / n_r) V(n_r) (relative P/n_r = 4% at n_r = 100), plus
+//    P gap_200 / n_r: V(n_r) contains the residual variance Delta + B with Theory E's bias B,
+//    which exceeds the exact bias B_V of the representation by the O(1/d) gap (below; measured
+//    on the three readout layers themselves: 0.007-0.022 over 20 master seeds, 1.5-5% of
+//    Delta + B, at d = 200). Without this term, calibration (hmi calibrate, 20 master seeds)
+//    measured (mean - V)/SE = +0.20 +- 0.72, -0.27 +- 1.13, -0.86 +- 0.91 at n_r = 100, 400,
+//    1600 (mean +- sd over seeds: the predicted variance is high by a few %, as the gap says,
+//    on top of the +P/n_r next order) and one false alarm, -3.25 SE at n_r = 400 (master
+//    seed 4). Per-readout excess risks are right-skewed (least squares: a weighted chi-square
+//    with ~P degrees of freedom), so a low mean comes with a low SE and the lower tail of
+//    (mean - V)/SE is heavier than the normal one (Edgeworth, chi-square with 4 degrees of
+//    freedom, 120 readouts: P(< -3) ~ 0.3%, against 0.13% for a normal). With the gap term:
+//    0/20 false alarms, largest |mean - V| / tolerance 0.87 (n_r = 400, master seed 4).
 //  * test-set estimate against the exact risk: 4 standard errors of the test mean (one
 //    comparison per (seed, n_r), so 4 rather than 3 keeps the family-wise false alarm low).
 //  * O(1/d) gap: gap(400) against gap(100) * 100/400 within 3 SE of the difference. Each
@@ -29,7 +41,10 @@
 // Wrong predictions that must be rejected: THEORY.md's own variance (m / n_r)(Delta + B)
 // (no intercept, residual assumed independent of the features), the variance without the
 // heteroscedastic term kappa, the he2 Hermite coefficient mu_2 x 1.2 in the bias, and an
-// O(1) (non-shrinking) gap.
+// O(1) (non-shrinking) gap. They are compared with the same measurements in the same test
+// case and recorded in the report (extra.wrong_predictions), so `hmi calibrate` counts them.
+// Calibration (master seeds 1-20): no false alarm; each wrong prediction rejected 20/20 (the
+// variance without kappa by 1-3 of the 14 points, the others by 1-3 in every seed).
 #define BOOST_TEST_MODULE c7_readout
 #include <boost/test/unit_test.hpp>
 
@@ -122,6 +137,7 @@ struct Measurements {
   };
   std::vector<Readout> readouts;
   std::map<int, std::vector<double>> gap;  // d -> (Theory E bias - B_V) per seed
+  double readout_gap = 0;                  // the same, averaged over the d = 200 readout layers
   std::map<int, std::vector<std::vector<double>>> q_by_d;
 
   Measurements() {
@@ -130,6 +146,8 @@ struct Measurements {
     // Readouts at d = 200 (first 3 seeds).
     std::vector<FirstLayer> layers;
     for (int s = 0; s < 3; ++s) layers.push_back(first_layer(200, seeds[s]));
+    for (const auto& fl : layers)
+      readout_gap += (truth.terms(fl.teacher.lambda, fl.q, 0).bias() - fl.exact_bias) / layers.size();
     for (int nr : kReadoutSizes) {
       Readout ro{nr, {}, std::vector<double>(model().p, 0.0), layers[0].teacher.lambda, {}};
       for (const auto& fl : layers) {
@@ -174,21 +192,23 @@ reports::ClaimReport compare(const Measurements& M, const TheoryE& th, double ga
               {"readout_samples", kReadoutSizes}, {"ridge", 1e-6}, {"gap_sizes", {100, 400}}};
   r.seeds = M.seeds;
   r.tolerance_reason =
-      "excess: 3 SE over readouts + (P/n_r) V (next order of the asymptotic variance); test estimator: 4 SE of the test "
+      "excess: 3 SE over readouts + (P/n_r) V (next order of the asymptotic variance) + P gap_200 / n_r (Theory E's bias "
+      "in the residual variance exceeds B_V by the O(1/d) gap); test estimator: 4 SE of the test "
       "mean; gap: 3 SE of gap(400) - ratio * gap(100)";
   for (const auto& ro : M.readouts) {
     const auto st = verify::stats(ro.excess);
     const auto terms = th.terms(ro.lambda, ro.q_mean, ro.nr);
     const double V = terms.variance;
     r.check("excess risk n_r=" + std::to_string(ro.nr), ro.nr, st.mean, st.se, V,
-            3 * st.se + double(terms.parameters) / ro.nr * std::abs(V));
+            3 * st.se + double(terms.parameters) / ro.nr * (std::abs(V) + std::abs(M.readout_gap)));
     for (const auto& [test, se, exact] : ro.test_vs_exact)
       r.check("test-set risk vs exact, n_r=" + std::to_string(ro.nr), ro.nr, test, se, exact, 4 * se);
   }
   const auto g100 = verify::stats(M.gap.at(100)), g400 = verify::stats(M.gap.at(400));
   const double se = std::sqrt(g400.se * g400.se + gap_ratio * gap_ratio * g100.se * g100.se);
   r.check("bias gap at d=400 vs ratio * gap at d=100", 400, g400.mean, g400.se, gap_ratio * g100.mean, 3 * se);
-  r.extra["gap"] = {{"d100", g100.mean}, {"d100_se", g100.se}, {"d400", g400.mean}, {"d400_se", g400.se}};
+  r.extra["gap"] = {{"d100", g100.mean}, {"d100_se", g100.se}, {"d400", g400.mean}, {"d400_se", g400.se},
+                    {"d200_readout_layers", M.readout_gap}};
   // The bias itself: Theory E's q-based bias against the exact one at d = 400, allowing the
   // measured O(1/d) gap (gap(100) * 100/400 + 3 SE): a wrong bias formula moves it by far more.
   std::vector<double> th_bias, exact_bias;
@@ -214,14 +234,12 @@ BOOST_AUTO_TEST_CASE(readout_calculus_quadrature_matches_he2_closed_form) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(c7_true_prediction_passes) {
-  const auto r = compare(measured(), true_theory(), 0.25);
-  verify::print_failures(r);
-  BOOST_TEST(verify::write_report(r, "C7_readout"));
-}
-
-BOOST_AUTO_TEST_CASE(c7_wrong_predictions_fail) {
+// The true prediction must pass; each wrong one, compared with the same measurements in the
+// same test case, must be rejected, and is recorded in the report (extra.wrong_predictions) so
+// that `hmi calibrate` counts the detections under every master seed.
+BOOST_AUTO_TEST_CASE(c7_readout_matches_theory_E) {
   const auto& M = measured();
+  auto r = compare(M, true_theory(), 0.25);
   const double delta = model().noise;
   // THEORY.md section 7's variance (m / n_r)(Delta + unexplained variance).
   TheoryE theory_md{"THEORY.md variance (m/n_r)(Delta+B)", [&](const std::vector<double>& lam, const std::vector<double>& q, double nr) {
@@ -245,11 +263,21 @@ BOOST_AUTO_TEST_CASE(c7_wrong_predictions_fail) {
                 }
                 return t;
               }};
-  for (const auto& [th, ratio] : std::vector<std::pair<TheoryE, double>>{{theory_md, 0.25}, {no_kappa, 0.25}, {mu2, 0.25}, {true_theory(), 1.0}}) {
-    const auto r = compare(M, th, ratio);
-    BOOST_TEST_MESSAGE("wrong prediction '" << th.name << "' (gap ratio " << ratio << "): pass = " << r.pass()
-                                            << " (failing points below)");
-    verify::print_failures(r);
-    BOOST_TEST(!r.pass());
+  TheoryE o1_gap = true_theory();
+  o1_gap.name = "O(1) bias gap (not shrinking with d)";
+  nlohmann::json wrong = nlohmann::json::array();
+  for (const auto& [th, ratio] :
+       std::vector<std::pair<TheoryE, double>>{{theory_md, 0.25}, {no_kappa, 0.25}, {mu2, 0.25}, {o1_gap, 1.0}}) {
+    const auto bad = compare(M, th, ratio);
+    int failed = 0;
+    for (const auto& p : bad.points) failed += !p.pass;
+    wrong.push_back({{"prediction", th.name}, {"rejected", !bad.pass()}, {"failed_points", failed},
+                     {"points", bad.points.size()}, {"known_blind_spot", false}});
+    BOOST_TEST(!bad.pass(), "C7 must reject the wrong prediction " << th.name);
+    BOOST_TEST_MESSAGE("C7 wrong prediction '" << th.name << "' (gap ratio " << ratio << "): " << failed << "/"
+                                               << bad.points.size() << " points fail");
   }
+  r.extra["wrong_predictions"] = wrong;
+  verify::print_failures(r);
+  BOOST_TEST(verify::write_report(r, "C7_readout"));
 }

@@ -16,14 +16,16 @@
 //
 // Tolerances:
 //   square-clip counts: the C5 bracket rule (verify/claims/rate.cpp), per seed, at alpha = 12 and
-//     40 (at alpha = 1.5 = 0.53 alpha_1 the top eigenvalue fluctuates by 4% of the edge, twice the
+//     40 (where alpha >= 2 alpha_k only if Theory B puts the outlier >= 6% above the edge: see
+//     clip_bracket; at alpha = 1.5 = 0.53 alpha_1 the top eigenvalue fluctuates by 4% of the edge, twice the
 //     margin, so only overlaps are recorded there); overlaps where alpha >= 1.5 alpha_k:
 //     3 sqrt(SE^2 + err^2) + 0.03 sqrt(1000/d) (C2's tolerance);
 //   identity: what it finds is compared with the exact theory of its bounded proxy clip:20
 //     (labels above 20 only matter at the top of the spectrum; the finding sits at the bottom,
 //     where he4's labels are bounded below by -1.22 lambda_1): q_1 with C2's tolerance; k = 2, 3
-//     (no threshold below alpha = 40 in that theory): overlap over the whole eigenbasis <= 0.1
-//     (ten times a random direction's ~0.01 and well below square-clip's 0.33-0.60 there);
+//     (no threshold below alpha = 40 in that theory): not found by the C5 rule, i.e. fewer
+//     than half the seeds reach q_k >= 0.1 over the whole eigenbasis (a random direction
+//     reaches ~0.012, square-clip 0.33-0.60 there; see identity_absent for the calibration);
 //   exponents over k in [100, 1000]: 3 x propagated error + 0.03 (the oracle's correction
 //     -286 lambda^2/Delta (INFORMATION.md) moves its local exponent by <= 0.035 at k = 100, ~0.01 on
 //     average; theta_k / lambda_k^2 of square-clip varies by < 1% over the window); ratio: 3 x
@@ -36,6 +38,12 @@
 // beta* = 2 law visible at k <= 3; oracle thresholds x 0.5.
 // Findings recorded, not asserted: T = square at alpha = 40 (Theory A predicts q_1 = 0.73; the
 // measured overlaps stay at the null level because single-label spikes of y^2 dominate).
+// Known blind spot (recorded, not asserted): square-clip Theory B with gamma x 1.2, rejected in
+// 15/20 master seeds (hmi calibrate, seeds 1-20). It moves q_3 at alpha = 40 from 0.33 to 0.19
+// and q_2 by <= 0.05, but 4 seeds of q_3 near its threshold give 3 SE = 0.04-0.15: seeing it in
+// >= 19/20 would take ~4x the seeds at alpha = 40 (halving the SE) or a point further above alpha_3.
+// Calibration of the rest (seeds 1-20): see identity_absent and clip_bracket for the two rules
+// that produced false alarms before they were fixed; every asserted rejection 20/20.
 #define BOOST_TEST_MODULE c8_beta_star_two
 #include <boost/test/unit_test.hpp>
 
@@ -213,7 +221,17 @@ reports::ClaimReport clip_bracket(const theory::SpectralPrediction& truth, const
     if (c.T != "square-clip:4" || c.alpha < 12) continue;
     const std::size_t ia = std::size_t(std::find(kClipAlphas.begin(), kClipAlphas.end(), c.alpha) - kClipAlphas.begin());
     for (int k = 1; k <= 3; ++k) {
-      verify::BracketCell b{k, c.alpha, truth.curve[ia].bulk_edge.value, {}};
+      // Where the outlier must be present (alpha >= 2 alpha_k) the count is compared only if
+      // Theory B puts it >= 6% above the edge (3x the edge's 2% fluctuation at d = 1000; C5's
+      // he2 cells have 6.5-9%). Direction 3 at alpha = 40 = 2.15 alpha_3 is 4.5% above it
+      // (0.313 vs 0.300): calibration (20 master seeds) found it missing in 13 of 80 seeds and
+      // in 2 of 4 seeds under masters 2 and 7 (false alarms). Its eigenvector is checked
+      // instead (q_3 against Theory B: measured 0.31-0.42, predicted 0.33).
+      const auto& out = truth.curve[ia].outlier[k - 1];
+      const double edge = truth.curve[ia].bulk_edge.value;
+      if (c.alpha >= verify::kAbove * truth.directions[k - 1].alpha_threshold.value && (!out || out->value < 1.06 * edge))
+        continue;
+      verify::BracketCell b{k, c.alpha, edge, {}};
       for (const auto& run : c.runs) b.runs.push_back(run.run);
       cells.push_back(std::move(b));
     }
@@ -221,17 +239,28 @@ reports::ClaimReport clip_bracket(const theory::SpectralPrediction& truth, const
   return verify::compare_bracket(cells, thresholds);
 }
 
-// identity: directions 2, 3 absent everywhere in the spectrum at the measured alphas.
+// identity: directions 2, 3 not found anywhere in the spectrum at the measured alphas, by the
+// C5 bracket rule's "no outlier" side: the fraction of seeds with q_k >= kFound = 0.1 (over all
+// eigenvectors) must be < 0.5. Not "max over seeds <= 0.1": direction 2 is weakly present at
+// alpha = 40 (finite d; the bounded proxy has no threshold below 40): calibration (20 master
+// seeds x 3 seeds) measured mean q_2 0.033-0.084 per master, max over 3 seeds up to 0.119
+// (above 0.1 in 4 of 20 masters: false alarms), against 0.33-0.60 for square-clip there and
+// ~0.012 for a random direction; q_3 <= 0.033.
 bool identity_absent(reports::ClaimReport& r) {
   bool ok = true;
   for (const auto& c : measurements()) {
     if (c.T != "identity") continue;
     for (int k : {2, 3}) {
       double worst = 0;
-      for (const auto& run : c.runs) worst = std::max(worst, run.q_full[k - 1]);
-      ok &= r.check("identity: direction " + std::to_string(k) + " absent (max over seeds of q over all eigenvectors) at alpha = " +
-                        num(c.alpha),
-                    c.alpha, worst, 0.0, 0.0, 0.1);
+      int found = 0;
+      for (const auto& run : c.runs) {
+        worst = std::max(worst, run.q_full[k - 1]);
+        found += run.q_full[k - 1] >= verify::kFound;
+      }
+      const double frac = double(found) / c.runs.size();
+      ok &= r.record({"identity: direction " + std::to_string(k) + " absent (fraction of seeds with q >= 0.1 over all "
+                      "eigenvectors; max q = " + num(worst) + ") at alpha = " + num(c.alpha),
+                      c.alpha, frac, 0.0, 0.0, 0.5, frac < 0.5});
     }
   }
   return ok;
@@ -384,7 +413,8 @@ BOOST_AUTO_TEST_CASE(C8_beta_star_two) {
   // -- wrong predictions
   nlohmann::json wrong = nlohmann::json::array();
   auto reject = [&](const std::string& name, bool passed, bool asserted) {
-    wrong.push_back({{"prediction", name}, {"rejected", !passed}, {"asserted", asserted}});
+    // Not asserted = a known blind spot at these sizes (reported by hmi calibrate as such).
+    wrong.push_back({{"prediction", name}, {"rejected", !passed}, {"asserted", asserted}, {"known_blind_spot", !asserted}});
     if (asserted) BOOST_TEST(!passed, "C8 must reject the wrong prediction " << name);
     BOOST_TEST_MESSAGE("C8 wrong prediction " << name << ": " << (passed ? "NOT rejected" : "rejected"));
   };
