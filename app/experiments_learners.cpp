@@ -3,6 +3,7 @@
 // curves (plateaus, directions learned in order).
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <iomanip>
 #include <sstream>
 
@@ -12,6 +13,7 @@
 #include "estimators/readout.hpp"
 #include "estimators/spectral.hpp"
 #include "theory/risk.hpp"
+#include "verify/claims/spectral.hpp"
 #include "verify/claims/stats.hpp"
 
 namespace hmi::app {
@@ -81,6 +83,31 @@ const RegisterExperiment risk{{
       claim.tolerance_reason =
           "3 sqrt(SE_seeds^2 + err_B^2) + 0.03 R (finite size: simulation/theory within 2% at d = 150..600, "
           "verify/test_c4_risk.cpp)";
+      // The claim's comparison, run against the prediction and against deliberately wrong ones
+      // (the same measured means; a wrong model changes the prediction only).
+      struct Measured {
+        double gamma, alpha, mean, se;
+      };
+      std::vector<Measured> measured;
+      auto compare = [&](reports::ClaimReport& r, const std::function<void(theory::ModelConfig&)>& change,
+                         theory::Method method) {
+        for (double g : c["gammas"].get<std::vector<double>>()) {
+          auto model = risk_model(ctx, g);
+          if (change) change(model);
+          theory::TheoryOptions opt;
+          opt.mc_samples = std::max<std::uint64_t>(4096, ctx.config()["theory_samples"].get<std::uint64_t>() / 4);
+          const theory::RiskConfig rc{.width = m, .d = d, .readout_samples = 0};
+          const auto at = theory::predict_risk(model, alphas, rc, method, opt);
+          for (std::size_t i = 0; i < alphas.size(); ++i) {
+            const auto it = std::find_if(measured.begin(), measured.end(),
+                                         [&](const Measured& x) { return x.gamma == g && x.alpha == alphas[i]; });
+            const auto& e = at.curve[i].risk;
+            std::ostringstream lab;
+            lab << "R gamma=" << g << " alpha=" << alphas[i];
+            r.check(lab.str(), alphas[i], it->mean, it->se, e.value, 3 * std::hypot(it->se, e.error) + 0.03 * e.value);
+          }
+        }
+      };
       int color = 0;
       for (double g : c["gammas"].get<std::vector<double>>()) {
         const auto model = risk_model(ctx, g);
@@ -90,8 +117,6 @@ const RegisterExperiment risk{{
         const auto dense = logspace(alphas.front(), alphas.back(), 24);
         opt.error_bars = false;
         const auto curve = theory::predict_risk(model, dense, rc, theory::Method::automatic, opt);
-        opt.error_bars = true;
-        const auto at = theory::predict_risk(model, alphas, rc, theory::Method::automatic, opt);
         std::vector<double> th, mean, err;
         for (const auto& pt : curve.curve) th.push_back(pt.risk.value);
         for (std::size_t i = 0; i < alphas.size(); ++i) {
@@ -100,10 +125,7 @@ const RegisterExperiment risk{{
           const auto st = verify::stats(r);
           mean.push_back(st.mean);
           err.push_back(st.se);
-          const auto& e = at.curve[i].risk;
-          std::ostringstream lab;
-          lab << "R gamma=" << g << " alpha=" << alphas[i];
-          claim.check(lab.str(), alphas[i], st.mean, st.se, e.value, 3 * std::hypot(st.se, e.error) + 0.03 * e.value);
+          measured.push_back({g, alphas[i], st.mean, st.se});
         }
         std::ostringstream lab;
         lab << "γ = " << g;
@@ -118,6 +140,24 @@ const RegisterExperiment risk{{
         panel["series"].push_back(series(lab.str() + ": " + rl.str(), "reference", dense, ref, {}, color));
         ++color;
       }
+      compare(claim, nullptr, theory::Method::automatic);
+      nlohmann::json wrong = nlohmann::json::array();
+      auto record_wrong = [&](const std::string& name, const std::function<void(theory::ModelConfig&)>& change,
+                              theory::Method method) {
+        reports::ClaimReport bad;
+        compare(bad, change, method);
+        int failed = 0;
+        for (const auto& pt : bad.points) failed += !pt.pass;
+        // Delta x 2 is a known blind spot here: at Delta = 0.1 the noise enters the excess risk only
+        // through the readout variance and the overlaps near thresholds; measured failing points
+        // 3/12 (quick), 1/18 (default), 0/27 (full, d = 600): the doubled noise moves R by less than
+        // 3 SE + 3 %. verify/test_c4_risk.cpp rejects gamma, mu_2, Theory A and "no parametric tail".
+        wrong.push_back({{"prediction", name}, {"rejected", !bad.pass()}, {"failed_points", failed}, {"points", bad.points.size()},
+                         {"known_blind_spot", name == "Delta x 2"}});
+      };
+      for (const auto& w : verify::wrong_predictions()) record_wrong(w.name, w.change, theory::Method::automatic);
+      record_wrong("Theory A overlaps (leading order)", nullptr, theory::Method::leading);
+      claim.extra["wrong_predictions"] = wrong;
       theory::ModelConfig base = risk_model(ctx, 1.0);
       std::ostringstream cap;
       cap << "Excess test error E[(f* − f̂)²] of the two-stage learner (spectral first layer of width m = " << m
