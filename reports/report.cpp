@@ -83,7 +83,14 @@ void write_atomic(const std::filesystem::path& path, const std::string& text) {
   const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
   std::filesystem::create_directories(dir);
   std::random_device rd;
-  const auto tmp = dir / ("." + path.filename().string() + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(rd()));
+  // Built by appending (GCC 12 warns falsely, -Wrestrict, on "literal" + std::string&&).
+  std::string name = ".";
+  name += path.filename().string();
+  name += ".tmp.";
+  name += std::to_string(::getpid());
+  name += '.';
+  name += std::to_string(rd());
+  const auto tmp = dir / name;
   {
     std::FILE* f = std::fopen(tmp.c_str(), "wb");
     if (!f) throw std::runtime_error("cannot write " + tmp.string());
