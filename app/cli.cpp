@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <limits>
 #include <iostream>
 #include <set>
@@ -249,4 +250,22 @@ void emit_json(const nlohmann::json& j, const std::string& out) {
 
 nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
 
+std::string short_number(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+std::string format_duration(double seconds) {
+  std::ostringstream o;
+  if (seconds >= 3600)
+    o << int(seconds / 3600) << "h" << std::setw(2) << std::setfill('0') << int(seconds / 60) % 60 << "m";
+  else if (seconds >= 60)
+    o << int(seconds / 60) << "m" << std::setw(2) << std::setfill('0') << int(seconds) % 60 << "s";
+  else
+    o << int(seconds) << "s";
+  return o.str();
+}
+
 }  // namespace hmi::app
+

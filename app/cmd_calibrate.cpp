@@ -102,14 +102,6 @@ std::string pct(double x) {
   return s.str();
 }
 
-std::string fmt_duration(double s) {
-  std::ostringstream o;
-  if (s >= 3600) o << int(s / 3600) << "h" << std::setw(2) << std::setfill('0') << int(s / 60) % 60 << "m";
-  else if (s >= 60) o << int(s / 60) << "m" << std::setw(2) << std::setfill('0') << int(s) % 60 << "s";
-  else o << int(s) << "s";
-  return o.str();
-}
-
 struct RunStatus {
   bool done = false;  ///< ran to the end (whatever its verdict)
   int exit_code = -1;
@@ -251,7 +243,7 @@ void register_calibrate(CLI::App& app, Runner& run) {
           ++ran;
           ran_seconds += r.seconds;
           const double left = ran_seconds / ran * (total - index);
-          std::cerr << " exit " << r.exit_code << " (" << int(r.seconds) << " s), about " << fmt_duration(left) << " left"
+          std::cerr << " exit " << r.exit_code << " (" << int(r.seconds) << " s), about " << format_duration(left) << " left"
                     << std::endl;
           st = {{"suite", name}, {"master_seed", m}, {"exit_code", r.exit_code}, {"seconds", r.seconds},
                 {"binary_hash", hash}, {"complete", true}};

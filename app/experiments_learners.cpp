@@ -19,12 +19,6 @@
 namespace hmi::app {
 namespace {
 
-std::string num_key(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
-
 // The risk model: the run's model with the section's p, gamma and noise.
 theory::ModelConfig risk_model(const RunContext& ctx, double gamma) {
   const auto& c = ctx.config()["risk"];
@@ -38,7 +32,7 @@ theory::ModelConfig risk_model(const RunContext& ctx, double gamma) {
 }
 
 std::string risk_key(double gamma, int d, double alpha, std::uint64_t seed) {
-  return "risk_g" + num_key(gamma) + "_d" + std::to_string(d) + "_a" + num_key(alpha) + "_s" + std::to_string(seed);
+  return "risk_g" + short_number(gamma) + "_d" + std::to_string(d) + "_a" + short_number(alpha) + "_s" + std::to_string(seed);
 }
 
 // ---- F4: prediction error ----------------------------------------------------------------

@@ -132,12 +132,6 @@ bool int_in(const nlohmann::json& v, long long lo, long long hi) {
   return x >= lo && x <= hi;
 }
 
-// Shortest text that reads back as the same double ("0.005", "1e-09", "300").
-std::string num(double v) {
-  char buf[32];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
-  return std::string(buf, r.ptr);
-}
 
 std::string range(long long lo, long long hi) { return "[" + std::to_string(lo) + ", " + std::to_string(hi) + "]"; }
 
@@ -158,7 +152,7 @@ std::vector<double> need_list(const nlohmann::json& sec, const std::string& name
                               bool integers = false) {
   const std::string field = name + "." + key;
   const std::string rule = integers ? "must be a non-empty list of integers in " + range((long long)lo, (long long)hi)
-                                    : "must be a non-empty list of numbers in (" + num(lo) + ", " + num(hi) + "]";
+                                    : "must be a non-empty list of numbers in (" + theory::format_number(lo) + ", " + theory::format_number(hi) + "]";
   if (!sec.contains(key) || !sec[key].is_array() || sec[key].empty() || sec[key].size() > 10000)
     refuse(field, sec.contains(key) ? sec[key] : nlohmann::json(nullptr), rule);
   std::vector<double> out;
@@ -176,7 +170,7 @@ void need_samples(const std::string& name, const std::vector<double>& ds, const 
   const double d = *std::min_element(ds.begin(), ds.end());
   const double a = *std::min_element(alphas.begin(), alphas.end());
   if (std::llround(a * d) < 2)
-    refuse(name + ".alphas", a, "alpha * d must give at least 2 samples: alpha >= " + num(1.5 / d) + " at d = " + num(d));
+    refuse(name + ".alphas", a, "alpha * d must give at least 2 samples: alpha >= " + theory::format_number(1.5 / d) + " at d = " + theory::format_number(d));
 }
 
 // Sections without rules here (added by an experiment since): every field present in the preset
@@ -327,14 +321,6 @@ void validate_config(const nlohmann::json& c, const std::string& preset) {
   }
 }
 
-std::string fmt_duration(double s) {
-  std::ostringstream o;
-  if (s >= 3600) o << int(s / 3600) << "h" << std::setw(2) << std::setfill('0') << int(s / 60) % 60 << "m";
-  else if (s >= 60) o << int(s / 60) << "m" << std::setw(2) << std::setfill('0') << int(s) % 60 << "s";
-  else o << int(s) << "s";
-  return o.str();
-}
-
 volatile std::sig_atomic_t g_interrupted = 0;
 // First signal: stop at the next safe point (between points). A second one kills at once (the
 // default action): every file is written by rename, so that too leaves nothing half-written.
@@ -483,7 +469,7 @@ void register_reproduce(CLI::App& app, Runner& run) {
         const double el = std::chrono::duration<double>(Clock::now() - t_tasks).count();
         const double left = (total - skipped_cost - done_cost) * el / done_cost;
         std::cerr << "[reproduce] " << index << "/" << tasks.size() << " " << t.description << "  elapsed "
-                  << fmt_duration(el) << ", about " << fmt_duration(left) << " left" << std::endl;
+                  << format_duration(el) << ", about " << format_duration(left) << " left" << std::endl;
       }
 
       // Assemble figures and claims from the stored points.
