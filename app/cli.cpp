@@ -250,12 +250,6 @@ void emit_json(const nlohmann::json& j, const std::string& out) {
 
 nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
 
-std::string short_number(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
-
 std::string format_duration(double seconds) {
   std::ostringstream o;
   if (seconds >= 3600)

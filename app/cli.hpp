@@ -75,10 +75,6 @@ std::vector<double> parse_number_list(const std::string& field, const std::strin
 /// Prints JSON to stdout, or writes it atomically to `out` when non-empty.
 void emit_json(const nlohmann::json& j, const std::string& out);
 
-/// A number as `std::ostream << v` writes it (6 significant digits: "1.5", "0.75", "1e+06"): the
-/// form of point keys and figure labels (changing it would orphan stored points).
-std::string short_number(double v);
-
 /// A duration for progress lines: "42s", "3m07s", "1h05m".
 std::string format_duration(double seconds);
 

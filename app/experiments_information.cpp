@@ -56,7 +56,7 @@ InfoConfig info_config(const RunContext& ctx) {
     theory::ModelConfig m;
     from_json(ctx.config().at("model"), m);
     if (m.noise <= 0)
-      throw UsageError("information needs model.noise > 0 (the oracle threshold is defined for Delta > 0; got " + short_number(m.noise) +
+      throw UsageError("information needs model.noise > 0 (the oracle threshold is defined for Delta > 0; got " + theory::short_number(m.noise) +
                        ")");
     if (theory::analyse(theory::make_activation(m.activation)).beta_star != 1)
       throw UsageError("information needs an activation with mu_2 != 0 (beta* = 1; got " + m.activation +
@@ -150,7 +150,7 @@ BracketPlan bracket_plan(const RunContext& ctx, const InfoConfig& c) {
 }
 
 std::string bracket_key(int k, double f, std::uint64_t seed) {
-  return "information_bracket_k" + std::to_string(k) + "_f" + short_number(f) + "_s" + std::to_string(seed);
+  return "information_bracket_k" + std::to_string(k) + "_f" + theory::short_number(f) + "_s" + std::to_string(seed);
 }
 
 
@@ -222,19 +222,19 @@ Assembled assemble(const RunContext& ctx) {
   std::vector<Seq> seqs;
   for (double g : gammas) {
     const auto m = rate_model(ctx, c, g, "identity");
-    seqs.push_back({"identity γ=" + short_number(g), g, m, theory::rate_sequence(m, ks, opt), window(m, 0.01, 0.01)});
+    seqs.push_back({"identity γ=" + theory::short_number(g), g, m, theory::rate_sequence(m, ks, opt), window(m, 0.01, 0.01)});
   }
   const bool bounded = run.preprocessing().bounded();
   if (bounded) {
     const auto m = rate_model(ctx, c, gammas.front(), run.preprocess);
-    seqs.push_back({run.preprocess + " γ=" + short_number(gammas.front()) + (theory::exact_theory_applies(m) ? " (Theory B)" : " (Theory A)"),
+    seqs.push_back({run.preprocess + " γ=" + theory::short_number(gammas.front()) + (theory::exact_theory_applies(m) ? " (Theory B)" : " (Theory A)"),
                     gammas.front(), m, theory::rate_sequence(m, ks, opt), window(m, 0.03, 0.03)});
   }
 
   // Panel a: thresholds against k (first gamma).
   const Seq& id0 = seqs.front();
   const double g0 = id0.gamma;
-  nlohmann::json pa = {{"title", "(a) thresholds, γ = " + short_number(g0)}, {"xlabel", "direction k"}, {"ylabel", "threshold α_k = n/d"},
+  nlohmann::json pa = {{"title", "(a) thresholds, γ = " + theory::short_number(g0)}, {"xlabel", "direction k"}, {"ylabel", "threshold α_k = n/d"},
                        {"xscale", "log"}, {"yscale", "log"}, {"series", nlohmann::json::array()}};
   pa["series"].push_back(series("spectral, T = identity (Theory A)", "theory", kd,
                                 field(id0.seq, [](const auto& p) { return p.alpha_spectral.value; }), {}, 0));
@@ -264,7 +264,7 @@ Assembled assemble(const RunContext& ctx) {
   for (const auto& s : seqs) {
     const bool is_id = s.model.preprocess == "identity";
     const int ci = is_id ? (&s == &seqs.front() ? 0 : color++) : 1;
-    pb["series"].push_back(series(is_id ? "T = identity, γ = " + short_number(s.gamma) : "T = " + s.model.preprocess + ", γ = " + short_number(s.gamma),
+    pb["series"].push_back(series(is_id ? "T = identity, γ = " + theory::short_number(s.gamma) : "T = " + s.model.preprocess + ", γ = " + theory::short_number(s.gamma),
                                   "theory", kd, field(s.seq, [](const auto& p) { return p.ratio_oracle.value; }),
                                   is_id ? std::vector<double>{} : field(s.seq, [](const auto& p) { return p.ratio_oracle.error; }),
                                   ci));

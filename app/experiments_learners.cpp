@@ -32,7 +32,7 @@ theory::ModelConfig risk_model(const RunContext& ctx, double gamma) {
 }
 
 std::string risk_key(double gamma, int d, double alpha, std::uint64_t seed) {
-  return "risk_g" + short_number(gamma) + "_d" + std::to_string(d) + "_a" + short_number(alpha) + "_s" + std::to_string(seed);
+  return "risk_g" + theory::short_number(gamma) + "_d" + std::to_string(d) + "_a" + theory::short_number(alpha) + "_s" + std::to_string(seed);
 }
 
 // ---- F4: prediction error ----------------------------------------------------------------

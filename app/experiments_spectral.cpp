@@ -27,7 +27,7 @@ double spectral_cost(int d, double alpha) { return alpha * double(d) * double(d)
 
 
 std::string sweep_key(const std::string& name, int d, double alpha, std::uint64_t seed) {
-  return name + "_d" + std::to_string(d) + "_a" + short_number(alpha) + "_s" + std::to_string(seed);
+  return name + "_d" + std::to_string(d) + "_a" + theory::short_number(alpha) + "_s" + std::to_string(seed);
 }
 
 // Plans the (d, alpha, seed) grid of a spectral sweep.
@@ -170,8 +170,8 @@ const RegisterExperiment spectrum{{
       const int threads = ctx.threads();
       std::vector<Task> tasks;
       for (double a : c["alphas"].get<std::vector<double>>())
-        tasks.push_back({"spectrum_d" + std::to_string(d) + "_a" + short_number(a), spectral_cost(d, a) + 1e-9 * d * d * d,
-                         "spectrum d=" + std::to_string(d) + " alpha=" + short_number(a), [=] {
+        tasks.push_back({"spectrum_d" + std::to_string(d) + "_a" + theory::short_number(a), spectral_cost(d, a) + 1e-9 * d * d * d,
+                         "spectrum d=" + std::to_string(d) + " alpha=" + theory::short_number(a), [=] {
                            auto mm = m;
                            mm.seed = 1000;
                            const auto t = est::make_teacher(mm, d);
@@ -190,7 +190,7 @@ const RegisterExperiment spectrum{{
       const auto pred = predict(ctx, m, alphas, false);
       nlohmann::json panels = nlohmann::json::array();
       for (std::size_t i = 0; i < alphas.size(); ++i) {
-        const auto ev = ctx.point("spectrum_d" + std::to_string(d) + "_a" + short_number(alphas[i]))["eigenvalues"].get<std::vector<double>>();
+        const auto ev = ctx.point("spectrum_d" + std::to_string(d) + "_a" + theory::short_number(alphas[i]))["eigenvalues"].get<std::vector<double>>();
         const double lo = *std::min_element(ev.begin(), ev.end()), hi = *std::max_element(ev.begin(), ev.end());
         std::vector<double> edges, counts(bins, 0.0);
         for (int b = 0; b <= bins; ++b) edges.push_back(lo + (hi - lo) * b / bins);
@@ -209,7 +209,7 @@ const RegisterExperiment spectrum{{
         nlohmann::json marks = {{"label", "predicted outliers"}, {"style", "marker"}, {"x", outl}};
         std::ostringstream note;
         note << predicted << " predicted outlier" << (predicted == 1 ? "" : "s") << ", " << measured << " seen";
-        panels.push_back({{"title", "α = " + short_number(alphas[i])},
+        panels.push_back({{"title", "α = " + theory::short_number(alphas[i])},
                           {"note", note.str()},
                           {"series", {s, marks}},
                           {"vlines", {{{"x", pt.bulk_edge.value}, {"label", "predicted bulk edges"}, {"linestyle", "dashed"}},
@@ -251,7 +251,7 @@ std::vector<verify::cascade::Case> c1_cases(const nlohmann::json& c) {
 // The key names everything the stored thresholds depend on (besides the model and noise, which
 // a run folder keeps fixed), so a changed case never reuses a stale point.
 std::string c1_key(const verify::cascade::Case& c, int d, std::uint64_t seed) {
-  return "thresholds_g" + short_number(c.gamma) + "_K" + std::to_string(c.K) + "_a" + short_number(c.alpha_max) + "_d" +
+  return "thresholds_g" + theory::short_number(c.gamma) + "_K" + std::to_string(c.K) + "_a" + theory::short_number(c.alpha_max) + "_d" +
          std::to_string(d) + "_s" + std::to_string(seed);
 }
 
@@ -269,7 +269,7 @@ const RegisterExperiment thresholds{{
           const int points = int(verify::cascade::grid(cs.alpha_max).size());
           const double cost = 1.5 * spectral_cost(d, cs.alpha_max) + points * 4e-9 * double(d) * d * d;
           tasks.push_back({c1_key(cs, d, seed), cost,
-                           "thresholds gamma=" + short_number(cs.gamma) + " d=" + std::to_string(d) + " seed=" + std::to_string(seed),
+                           "thresholds gamma=" + theory::short_number(cs.gamma) + " d=" + std::to_string(d) + " seed=" + std::to_string(seed),
                            [=] {
                              nlohmann::json th = nlohmann::json::array();
                              for (double a : verify::cascade::measure_seed(m, cs, d, seed, threads)) th.push_back(number_or_null(a));

@@ -141,6 +141,12 @@ std::string format_number(double v) {
   return std::string(buf, r.ptr);
 }
 
+std::string short_number(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
 std::string brief_text(const std::string& s, std::size_t max) {
   if (max < 4) max = 4;
   return s.size() <= max ? s : s.substr(0, max - 3) + "...";

@@ -64,6 +64,11 @@ const std::vector<std::string>& model_config_keys();
 /// double (1e-07, 0.1, 2.5e+300; "nan", "inf"), never std::to_string's 6 fixed decimals.
 std::string format_number(double v);
 
+/// A number as `std::ostream << v` writes it (6 significant digits: "1.5", "0.75", "1e+06"): the
+/// form of reproduce's point keys and of figure and check labels (changing it would orphan
+/// stored points).
+std::string short_number(double v);
+
 /// A user's text as it appears in a one-line message: at most `max` characters (longer text
 /// is cut and ends in "..."), so a huge value cannot flood the message.
 std::string brief_text(const std::string& s, std::size_t max = 60);

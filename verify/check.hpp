@@ -6,6 +6,7 @@
 // against deliberately wrong ones (must fail), so no check can pass vacuously.
 // Seeds: seed_i = 1000 * master + i, master from $HMI_MASTER_SEED (default 1), printed in
 // every report, so calibration can rerun a claim under independent masters.
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -26,6 +27,11 @@ inline bool write_report(const reports::ClaimReport& r, const std::string& name)
   j["master_seed"] = master_seed();
   reports::write_json_atomic(reports::report_dir() / (name + ".json"), j);
   return r.pass();
+}
+
+/// Wall-clock seconds since t0 (for the timing a suite reports).
+inline double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 /// Prints the failing points (with the seeds) so a failure is diagnosable from the log.

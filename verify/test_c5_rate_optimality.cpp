@@ -85,16 +85,6 @@ theory::ModelConfig sim_model() {
   return m;
 }
 
-std::string num(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
 struct TheoryCase {
   std::string name;
   theory::RateSequence seq;
@@ -108,7 +98,7 @@ const std::vector<TheoryCase>& theory_cases() {
     std::vector<TheoryCase> out;
     for (double g : {0.75, 1.0, 1.5}) {
       const auto m = rate_model(g, "identity");
-      out.push_back({"identity gamma=" + num(g), theory::rate_sequence(m, theory::k_grid(kP, 12)),
+      out.push_back({"identity gamma=" + theory::short_number(g), theory::rate_sequence(m, theory::k_grid(kP, 12)),
                      {.k_lo = 100, .k_hi = 1000, .slope_margin = 0.01, .ratio_margin = 0.01}, m});
     }
     const auto m = rate_model(1.0, "clip:3");
@@ -202,7 +192,7 @@ BOOST_AUTO_TEST_CASE(control_variates_reproduce_theory_B) {
   }
   // The point of the control variates: at k = 16 the error is several times smaller with 4x fewer samples.
   BOOST_TEST(cv.directions[15].alpha_exact.error < ref.directions[15].alpha_threshold.error);
-  BOOST_TEST_MESSAGE("control variates vs plain Theory B: " << seconds_since(t0) << " s");
+  BOOST_TEST_MESSAGE("control variates vs plain Theory B: " << verify::seconds_since(t0) << " s");
 }
 
 BOOST_AUTO_TEST_CASE(C5_rate_optimality) {
@@ -220,7 +210,7 @@ BOOST_AUTO_TEST_CASE(C5_rate_optimality) {
 
   // -- theory side
   BOOST_TEST(theory_checks(r, 1.0, 1.0));
-  const double t_theory = seconds_since(t0);
+  const double t_theory = verify::seconds_since(t0);
   nlohmann::json seqs = nlohmann::json::object();
   for (const auto& c : theory_cases()) {
     auto j = verify::rate_json(c.seq);
@@ -264,7 +254,7 @@ BOOST_AUTO_TEST_CASE(C5_rate_optimality) {
   r.extra["simulation"] = {{"model", sim_model()}, {"d", kD}, {"top", kTop},
                            {"alpha_k_theory_B", sim.thresholds}, {"alpha_k_error", sim.threshold_errors},
                            {"alpha_k_oracle", sim.oracle}};
-  const double t_sim = seconds_since(t1);
+  const double t_sim = verify::seconds_since(t1);
 
   // -- wrong predictions
   nlohmann::json wrong = nlohmann::json::array();
@@ -300,12 +290,12 @@ BOOST_AUTO_TEST_CASE(C5_rate_optimality) {
     reject(name, w.pass(), asserted);
   };
   const double c2 = std::sqrt(2.0);  // he2 = hermite:0,0,sqrt(2)
-  bracket_with("mu_2 x 2", [&](theory::ModelConfig& m) { m.activation = "hermite:0,0," + num(2 * c2); }, true);
+  bracket_with("mu_2 x 2", [&](theory::ModelConfig& m) { m.activation = "hermite:0,0," + theory::short_number(2 * c2); }, true);
   bracket_with("gamma x 2", [](theory::ModelConfig& m) { m.gamma *= 2; }, true);
-  bracket_with("mu_2 x 1.2", [&](theory::ModelConfig& m) { m.activation = "hermite:0,0," + num(1.2 * c2); }, false);
+  bracket_with("mu_2 x 1.2", [&](theory::ModelConfig& m) { m.activation = "hermite:0,0," + theory::short_number(1.2 * c2); }, false);
   bracket_with("gamma x 1.2", [](theory::ModelConfig& m) { m.gamma *= 1.2; }, false);
   r.extra["wrong_predictions"] = wrong;
-  r.extra["seconds"] = {{"theory", t_theory}, {"simulation", t_sim}, {"total", seconds_since(t0)}};
+  r.extra["seconds"] = {{"theory", t_theory}, {"simulation", t_sim}, {"total", verify::seconds_since(t0)}};
   r.config = {{"rate_models", {rate_model(1.0, "identity"), rate_model(1.0, "clip:3")}},
               {"gammas_identity", {0.75, 1.0, 1.5}},
               {"kmax", kP},

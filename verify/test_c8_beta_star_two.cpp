@@ -91,16 +91,6 @@ theory::ModelConfig rate_model(const std::string& T) {
   return m;
 }
 
-std::string num(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
 // One run with the whole spectrum: overlaps over all eigenvectors and over the estimator's top-K.
 struct FullRun {
   verify::SpectralRun run;         // eigenvalues: all d (for the outlier count)
@@ -204,7 +194,7 @@ bool check_overlaps(reports::ClaimReport& r, const std::string& T, const theory:
       for (const auto& run : c.runs) q.push_back(run.q_full[k]);
       const auto st = verify::stats(q);
       const auto& e = pred.curve[ia].overlap[k];
-      ok &= r.check(T + ": q_" + std::to_string(k + 1) + " at alpha = " + num(c.alpha), c.alpha, st.mean, st.se, e.value,
+      ok &= r.check(T + ": q_" + std::to_string(k + 1) + " at alpha = " + theory::short_number(c.alpha), c.alpha, st.mean, st.se, e.value,
                     3 * std::hypot(st.se, e.error) + 0.03 * std::sqrt(1000.0 / kD));
     }
   }
@@ -259,7 +249,7 @@ bool identity_absent(reports::ClaimReport& r) {
       }
       const double frac = double(found) / c.runs.size();
       ok &= r.record({"identity: direction " + std::to_string(k) + " absent (fraction of seeds with q >= 0.1 over all "
-                      "eigenvectors; max q = " + num(worst) + ") at alpha = " + num(c.alpha),
+                      "eigenvectors; max q = " + theory::short_number(worst) + ") at alpha = " + theory::short_number(c.alpha),
                       c.alpha, frac, 0.0, 0.0, 0.5, frac < 0.5});
     }
   }
@@ -329,7 +319,7 @@ BOOST_AUTO_TEST_CASE(C8_beta_star_two) {
 
   // -- simulation
   const auto& cells = measurements();
-  const double t_sim = seconds_since(t0);
+  const double t_sim = verify::seconds_since(t0);
   const auto clip_truth = predict(sim_model("square-clip:4"), kClipAlphas);
   std::vector<double> clip_thr;
   for (const auto& d : clip_truth.directions) clip_thr.push_back(d.alpha_threshold.value);
@@ -384,7 +374,7 @@ BOOST_AUTO_TEST_CASE(C8_beta_star_two) {
   // -- theory: rates
   const auto t1 = std::chrono::steady_clock::now();
   BOOST_TEST(rate_checks(r, 4 * kGammaRate, 1.0, false));
-  const double t_rate = seconds_since(t1);
+  const double t_rate = verify::seconds_since(t1);
   nlohmann::json seqs = nlohmann::json::object();
   for (const auto& c : rate_cases()) {
     seqs[c.name] = verify::rate_json(c.seq);
@@ -467,7 +457,7 @@ BOOST_AUTO_TEST_CASE(C8_beta_star_two) {
     reject("square-clip Theory B with gamma x 1.2", check_overlaps(w, "square-clip:4", bad, clip_truth, kClipAlphas), false);
   }
   r.extra["wrong_predictions"] = wrong;
-  r.extra["seconds"] = {{"simulation", t_sim}, {"rate_theory", t_rate}, {"total", seconds_since(t0)}};
+  r.extra["seconds"] = {{"simulation", t_sim}, {"rate_theory", t_rate}, {"total", verify::seconds_since(t0)}};
   r.config = {{"simulation_model", sim_model("square-clip:4")},
               {"d", kD},
               {"alphas_square_clip", kClipAlphas},
@@ -478,5 +468,5 @@ BOOST_AUTO_TEST_CASE(C8_beta_star_two) {
   verify::print_failures(r);
   BOOST_TEST(verify::write_report(r, "C8_beta_star_two"));
   BOOST_TEST_MESSAGE("C8: " << r.points.size() << " points, pass = " << r.pass() << "; simulation " << t_sim << " s, rate "
-                            << t_rate << " s, total " << seconds_since(t0) << " s");
+                            << t_rate << " s, total " << verify::seconds_since(t0) << " s");
 }

@@ -39,12 +39,6 @@
 namespace hmi::verify {
 namespace {
 
-std::string fmt(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
-
 }  // namespace
 
 bool check_rate(reports::ClaimReport& r, const std::string& name, const theory::RateSequence& seq,
@@ -61,7 +55,7 @@ bool check_rate(reports::ClaimReport& r, const std::string& name, const theory::
   bool ok = true;
   const auto fs = theory::loglog_fit(k, spec, w.k_lo, w.k_hi, spec_err);
   const auto fo = theory::loglog_fit(k, orac, w.k_lo, w.k_hi, orac_err);
-  const std::string win = " k in [" + fmt(w.k_lo) + ", " + fmt(w.k_hi) + "]";
+  const std::string win = " k in [" + theory::short_number(w.k_lo) + ", " + theory::short_number(w.k_hi) + "]";
   ok &= r.check(name + ": exponent of alpha_k(spectral" + (w.leading ? ", Theory A" : "") + ")" + win, w.k_hi, fs.slope,
                 fs.slope_error, expect.exponent, 3 * fs.slope_error + w.slope_margin);
   ok &= r.check(name + ": exponent of alpha_k(oracle)" + win, w.k_hi, fo.slope, fo.slope_error, expect.exponent,
@@ -71,7 +65,7 @@ bool check_rate(reports::ClaimReport& r, const std::string& name, const theory::
     if (k[i] < w.k_lo || k[i] > w.k_hi) continue;
     const double ratio = spec[i] / orac[i];
     const double err = std::abs(ratio) * (spec_err[i] / spec[i] + orac_err[i] / orac[i]);
-    ok &= r.check(name + ": alpha_k(spectral)/alpha_k(oracle) at k = " + fmt(k[i]), k[i], ratio, err, L,
+    ok &= r.check(name + ": alpha_k(spectral)/alpha_k(oracle) at k = " + theory::short_number(k[i]), k[i], ratio, err, L,
                   3 * std::hypot(err, expect.ratio_limit.error) + w.ratio_margin * L);
   }
   return ok;
@@ -90,7 +84,7 @@ bool check_oracle_law(reports::ClaimReport& r, const std::string& name, const th
     const double l2 = pt.lambda * pt.lambda;
     const double law = factor * (seq.beta_star == 1 ? Delta / (a.mu2() * a.mu2() * l2) : 2 * Delta * Delta / (kappa * kappa * l2 * l2));
     const double ratio = pt.oracle.alpha_c / law;
-    ok &= r.check(name + ": alpha_k(oracle) / weak-signal law at k = " + fmt(pt.k), pt.k, ratio, pt.oracle.error / law, 1.0,
+    ok &= r.check(name + ": alpha_k(oracle) / weak-signal law at k = " + theory::short_number(pt.k), pt.k, ratio, pt.oracle.error / law, 1.0,
                   margin + 3 * pt.oracle.error / law);
   }
   return ok;
@@ -179,9 +173,9 @@ bool check_bracket_overlaps(reports::ClaimReport& r, const std::vector<BracketCe
     std::vector<double> q;
     for (const auto& run : c.runs) q.push_back(run.overlap.at(c.k - 1));
     const auto st = stats(q);
-    const std::string at = " at alpha = " + fmt(c.alpha) + " = " + fmt(f) + " alpha_k";
+    const std::string at = " at alpha = " + theory::short_number(c.alpha) + " = " + theory::short_number(f) + " alpha_k";
     if (f < kAbove) {
-      reports::Point p{"q_" + std::to_string(c.k) + " found (mean >= " + fmt(kFound) + ")" + at, c.alpha, st.mean, st.se, kFound, 0,
+      reports::Point p{"q_" + std::to_string(c.k) + " found (mean >= " + theory::short_number(kFound) + ")" + at, c.alpha, st.mean, st.se, kFound, 0,
                        st.mean >= kFound};
       ok &= r.record(p);
     } else {
