@@ -18,6 +18,7 @@
 
 #include "app/cli.hpp"
 #include "build_info.hpp"
+#include "estimators/data.hpp"
 
 namespace hmi::app {
 
@@ -410,6 +411,9 @@ void register_reproduce(CLI::App& app, Runner& run) {
       const fs::path dir = o->out.empty() ? fs::path("runs") / preset : fs::path(o->out);
       // A folder holding another configuration's run is not touched: nothing the user kept is lost.
       const fs::path cfg_file = dir / "config.json";
+      // What the folder records: the configuration and the data generator its points were drawn with.
+      nlohmann::json on_disk = config;
+      on_disk["data_generator"] = est::kGeneratorId;
       if (fs::exists(dir) && !fs::is_directory(dir))
         throw UsageError("--out = '" + dir.string() + "' (is a file: must be a run folder or a new path)");
       if (fs::exists(cfg_file)) {
@@ -420,7 +424,11 @@ void register_reproduce(CLI::App& app, Runner& run) {
         } catch (const std::exception&) {
           throw UsageError("--out = '" + dir.string() + "' (holds an unreadable config.json: choose another folder)");
         }
-        if (old != config)
+        if (old.value("data_generator", std::string("philox4x32-10 box-muller")) != est::kGeneratorId)
+          throw UsageError("--out = '" + dir.string() + "' (holds a run made with the data generator '" +
+                           old.value("data_generator", std::string("philox4x32-10 box-muller")) + "', this build uses '" +
+                           est::kGeneratorId + "': its points cannot be mixed; choose another folder or delete it)");
+        if (old != on_disk)
           throw UsageError("--out = '" + dir.string() +
                            "' (holds a run with a different configuration: choose another folder or delete it)");
       } else if (fs::exists(dir)) {
@@ -431,7 +439,7 @@ void register_reproduce(CLI::App& app, Runner& run) {
       fs::create_directories(dir);
       lock_run_folder(dir);
       remove_stale_temporaries(dir);  // safe under the lock: no other writer
-      reports::write_json_atomic(cfg_file, config);  // first: from here on the folder is a run folder
+      reports::write_json_atomic(cfg_file, on_disk);  // first: from here on the folder is a run folder
       fs::create_directories(dir / "points");
 
       RunContext ctx(dir, config, config["threads"]);

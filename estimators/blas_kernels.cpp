@@ -10,6 +10,7 @@
 extern "C" {
 void gotoblas_dynamic_init(void) __attribute__((weak));
 void gotoblas_dynamic_quit(void) __attribute__((weak));
+void blas_thread_shutdown_(void) __attribute__((weak));  // OpenBLAS (pthreads): joins its workers
 }
 
 namespace hmi::est::blas {
@@ -67,6 +68,9 @@ void symv_upper(int n, const double* A, const double* x, double* y) {
 }
 
 void set_threads(int threads) { openblas_set_num_threads(threads); }
+void release_idle_threads() {
+  if (blas_thread_shutdown_) blas_thread_shutdown_();
+}
 int get_threads() { return openblas_get_num_threads(); }
 const char* config() { return openblas_get_config(); }
 

@@ -13,6 +13,12 @@ void gemm(int m, int n, int k, const double* A, const double* B, double* C);
 void symv_upper(int n, const double* A, const double* x, double* y);
 /// Threads OpenBLAS may use (the caller's --threads).
 void set_threads(int threads);
+/// Stops OpenBLAS's idle worker threads (restarted by its next multi-threaded call, ~0.1 ms).
+/// After a multi-threaded call they spin on sched_yield for ~0.1 s, and on 2 cores that halves
+/// the speed of our own workers' single-threaded calls meanwhile (measured: two concurrent
+/// 1-thread DSYRKs at d = 400 right after a 2-thread DGEMM ran at 51-57 GFLOP/s instead of
+/// 89-114). No-op if the BLAS is not OpenBLAS.
+void release_idle_threads();
 int get_threads();
 /// OpenBLAS build description (provenance).
 const char* config();

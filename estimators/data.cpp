@@ -1,11 +1,13 @@
 // The Gaussian generator is the hot loop of every simulation (n d normals per pass), so it is
-// vectorised by hand: Philox4x32-10 and Box-Muller on 32 counters at once (2, 4 or 8 lanes per
-// vector), and so is the rotation x = Q g of the inputs; both are compiled once per
-// instruction set (SSE2 baseline, AVX2, AVX-512F) and chosen at run time. Determinism across
-// instruction sets is kept by construction: only IEEE add/sub/mul/div/sqrt and integer bit
-// operations, and no FMA contraction (the pragma below; GCC contracts a*b+c by default in C++,
-// and AVX-512F would then fuse, changing the last bit). The pragma must precede every include
-// so that all inlined code in this file carries the same options.
+// vectorised by hand: Philox4x32-10 on 32 counters at once (2, 4 or 8 lanes per vector) and the
+// ziggurat's fast path on every 64-bit output word, and so is the rotation x = Q g of the
+// inputs; both are compiled once per instruction set (SSE2 baseline, AVX2, AVX-512F) and chosen
+// at run time. The ziggurat's rare slow path (wedges and tail, ~1.2 % of words) is one scalar
+// function shared by all of them. Determinism across instruction sets is kept by construction:
+// only IEEE add/sub/mul/div and integer bit operations, exact integer acceptance tests, and no
+// FMA contraction (the pragma below; GCC contracts a*b+c by default in C++, and AVX-512F would
+// then fuse, changing the last bit). The pragma must precede every include so that all inlined
+// code in this file carries the same options.
 #pragma GCC optimize("fp-contract=off")
 // The kernels pass 64-byte vectors between inline functions; GCC notes that their ABI would
 // differ without AVX-512 (irrelevant: nothing here is an exported interface).
@@ -40,27 +42,97 @@ using u64 = std::uint64_t;
 // (32 rather than 16: more independent dependency chains per chunk, measured 10% faster.)
 constexpr int kPairsPerChunk = 32;
 
+#include "estimators/ziggurat_tables.inc"
+
+// The ziggurat's slow path for the normal at position j of (seed, stream, row) whose 64-bit word
+// `a` failed the fast test (defined below, after the generic instance it computes with).
+double zig_slow(u64 seed, u32 stream, u64 row, u64 j, u64 a);
+
 // Portable reference path (any GCC target): 2-lane vectors, scalar helpers.
 namespace generic {
 constexpr int kN = 2;
 typedef u64 V __attribute__((vector_size(8 * kN)));
+typedef std::int64_t S __attribute__((vector_size(8 * kN)));
 typedef double D __attribute__((vector_size(8 * kN)));
 inline V mul32(V x, u32 m) { return (x & 0xffffffffu) * u64(m); }
-inline D vsqrt(D x) {
-  for (int l = 0; l < kN; ++l) x[l] = std::sqrt(x[l]);
-  return x;
+inline D gather_d(const double* t, V i) {
+  D r;
+  for (int l = 0; l < kN; ++l) r[l] = t[i[l]];
+  return r;
+}
+inline V gather_i(const std::int64_t* t, V i) {
+  V r;
+  for (int l = 0; l < kN; ++l) r[l] = u64(t[i[l]]);
+  return r;
+}
+inline unsigned mask_bits(S c) {
+  unsigned m = 0;
+  for (int l = 0; l < kN; ++l) m |= unsigned(c[l] != 0) << l;
+  return m;
 }
 #include "estimators/gaussian_kernel.inc"
 }  // namespace generic
+
+// Slow path (Marsaglia & Tsang 2000), restarted with fresh words as the algorithm requires. The
+// extra words come from Philox counters (2^31 + 128 j + attempt, row, stream), a range the fast
+// path never uses (its first counter word is < 2^31 for j < 2^24): every normal stays a pure
+// function of (seed, stream, row, j). Each draw gives two words: w0 for the wedge height (or
+// the tail's first uniform), w1 for the restart (or the tail's second uniform). Plain scalar
+// code (one call per ~230 normals): the same Philox rounds as the vector kernels and the generic
+// instance's log.
+double zig_slow(u64 seed, u32 stream, u64 row, u64 j, u64 a) {
+  u64 attempt = 0;
+  auto draw = [&](u64& w0, u64& w1) {
+    if (attempt >= 128) throw std::runtime_error("ziggurat: 128 rejections in a row (probability < 1e-300)");
+    u32 c0 = u32((u64(1) << 31) | (j << 7) | attempt++), c1 = u32(row), c2 = u32(row >> 32), c3 = stream;
+    u32 k0 = u32(seed), k1 = u32(seed >> 32);
+    for (int round = 0; round < 10; ++round) {
+      const u64 p0 = u64(c0) * 0xD2511F53u, p1 = u64(c2) * 0xCD9E8D57u;
+      c0 = u32(p1 >> 32) ^ c1 ^ k0;
+      c1 = u32(p1);
+      c2 = u32(p0 >> 32) ^ c3 ^ k1;
+      c3 = u32(p0);
+      k0 += 0x9E3779B9u;
+      k1 += 0xBB67AE85u;
+    }
+    w0 = u64(c0) | u64(c1) << 32;
+    w1 = u64(c2) | u64(c3) << 32;
+  };
+  auto log1 = [](double x) { return generic::log_positive(generic::D{x, x})[0]; };
+  auto open_unit = [](u64 w) { return (double(w >> 12) + 0.5) * 0x1p-52; };  // in (0, 1), exact
+  for (;;) {
+    const int i = int(a & (kZigBoxes - 1));
+    const double sign = (a & kZigBoxes) ? -1.0 : 1.0;
+    const u64 m = a >> 12;
+    const double x = double(m) * kZigW[i];  // the fast path's x, bit for bit
+    if (std::int64_t(m) < kZigK[i]) return sign * x;
+    u64 w0, w1;
+    draw(w0, w1);
+    if (i == 0) {  // beyond r: Marsaglia's tail, x = r + e1 / r with 2 e2 > (e1 / r)^2
+      for (;;) {
+        const double t = -log1(open_unit(w0)) / kZigR, e = -log1(open_unit(w1));
+        if (e + e > t * t) return sign * (kZigR + t);
+        draw(w0, w1);
+      }
+    }
+    // Wedge of box i: a uniform height in [f(X[i]), f(X[i+1])) under f(x) = exp(-x^2 / 2)?
+    const double y = kZigF[i] + double(w0 >> 12) * 0x1p-52 * (kZigF[i + 1] - kZigF[i]);
+    if (log1(y) < -0.5 * x * x) return sign * x;
+    a = w1;  // rejected: start again with a fresh word
+  }
+}
 
 #if HMI_GAUSSIAN_X86
 // x86-64 baseline: SSE2 is always there.
 namespace sse2 {
 constexpr int kN = 2;
 typedef u64 V __attribute__((vector_size(8 * kN)));
+typedef std::int64_t S __attribute__((vector_size(8 * kN)));
 typedef double D __attribute__((vector_size(8 * kN)));
 inline V mul32(V x, u32 m) { return (V)_mm_mul_epu32((__m128i)x, _mm_set1_epi64x(m)); }
-inline D vsqrt(D x) { return (D)_mm_sqrt_pd((__m128d)x); }
+inline D gather_d(const double* t, V i) { return D{t[i[0]], t[i[1]]}; }
+inline V gather_i(const std::int64_t* t, V i) { return V{u64(t[i[0]]), u64(t[i[1]])}; }
+inline unsigned mask_bits(S c) { return unsigned(_mm_movemask_pd((__m128d)c)); }
 #include "estimators/gaussian_kernel.inc"
 }  // namespace sse2
 
@@ -69,9 +141,12 @@ inline D vsqrt(D x) { return (D)_mm_sqrt_pd((__m128d)x); }
 namespace avx2 {
 constexpr int kN = 4;
 typedef u64 V __attribute__((vector_size(8 * kN)));
+typedef std::int64_t S __attribute__((vector_size(8 * kN)));
 typedef double D __attribute__((vector_size(8 * kN)));
 inline V mul32(V x, u32 m) { return (V)_mm256_mul_epu32((__m256i)x, _mm256_set1_epi64x(m)); }
-inline D vsqrt(D x) { return (D)_mm256_sqrt_pd((__m256d)x); }
+inline D gather_d(const double* t, V i) { return (D)_mm256_i64gather_pd(t, (__m256i)i, 8); }
+inline V gather_i(const std::int64_t* t, V i) { return (V)_mm256_i64gather_epi64((const long long*)t, (__m256i)i, 8); }
+inline unsigned mask_bits(S c) { return unsigned(_mm256_movemask_pd((__m256d)c)); }
 #include "estimators/gaussian_kernel.inc"
 }  // namespace avx2
 #pragma GCC pop_options
@@ -85,9 +160,12 @@ inline D vsqrt(D x) { return (D)_mm256_sqrt_pd((__m256d)x); }
 namespace avx512 {
 constexpr int kN = 8;
 typedef u64 V __attribute__((vector_size(8 * kN)));
+typedef std::int64_t S __attribute__((vector_size(8 * kN)));
 typedef double D __attribute__((vector_size(8 * kN)));
 inline V mul32(V x, u32 m) { return (V)_mm512_mul_epu32((__m512i)x, _mm512_set1_epi64(m)); }
-inline D vsqrt(D x) { return (D)_mm512_sqrt_pd((__m512d)x); }
+inline D gather_d(const double* t, V i) { return (D)_mm512_i64gather_pd((__m512i)i, t, 8); }
+inline V gather_i(const std::int64_t* t, V i) { return (V)_mm512_i64gather_epi64((__m512i)i, t, 8); }
+inline unsigned mask_bits(S c) { return unsigned(_mm512_test_epi64_mask((__m512i)c, (__m512i)c)); }
 #include "estimators/gaussian_kernel.inc"
 }  // namespace avx512
 #pragma GCC diagnostic pop
@@ -134,6 +212,13 @@ std::uint32_t checked_stream(std::uint64_t stream) {
     throw std::invalid_argument("stream = " + std::to_string(stream) + " (must be < 2^32: it is the 4th Philox4x32 counter word)");
   return std::uint32_t(stream);
 }
+
+// The slow path numbers its extra Philox counters by j (zig_slow), which needs j < 2^24.
+int checked_count(int count) {
+  if (count > (1 << 24))
+    throw std::invalid_argument("count = " + std::to_string(count) + " (must be <= 16777216 normals per row)");
+  return count;
+}
 }  // namespace gauss
 
 const char* gaussian_isa() { return gauss::kernels().name; }
@@ -142,7 +227,7 @@ bool fill_gaussian_row_isa(const char* isa, std::uint64_t seed, std::uint64_t st
                            double* out) {
   for (const gauss::Kernels& k : gauss::available())
     if (std::strcmp(k.name, isa) == 0) {
-      if (count > 0) k.row(seed, gauss::checked_stream(stream), row, count, out);
+      if (count > 0) k.row(seed, gauss::checked_stream(stream), row, gauss::checked_count(count), out);
       return true;
     }
   return false;
@@ -150,7 +235,7 @@ bool fill_gaussian_row_isa(const char* isa, std::uint64_t seed, std::uint64_t st
 
 void fill_gaussian_row(std::uint64_t seed, std::uint64_t stream, std::uint64_t row, int count, double* out) {
   if (count <= 0) return;
-  gauss::kernels().row(seed, gauss::checked_stream(stream), row, count, out);
+  gauss::kernels().row(seed, gauss::checked_stream(stream), row, gauss::checked_count(count), out);
 }
 
 Teacher make_teacher(const theory::ModelConfig& model, int d) {

@@ -2,12 +2,19 @@
 // The HMI teacher and its data generator (THEORY.md section 1).
 // Reproducibility contract: sample i (its input x_i and its label noise xi_i) is a pure
 // function of (seed, i) (and of the teacher, itself a function of (seed, d, p)).
-// Raw normals: normal j of row `row` in stream `stream` (fill_gaussian_row) is Box-Muller on
-// one output of Random123's Philox4x32-10 with key (seed) and counter (pair, row, stream),
-// pair = 32 (j / 64) + j % 32, the cosine branch for j % 64 < 32 and the sine branch otherwise.
-// The radius uniform has 64-bit resolution ((a + 1/2) 2^-64, so |x| reaches 9.49), the angle
-// 2^-52 of a turn; every normal is within a few ulp of exact math on those uniforms, and
-// bit-identical on every instruction set the vectorised kernel runs on (gaussian_isa()).
+// Raw normals: normal j of row `row` in stream `stream` (fill_gaussian_row) comes from one 64-bit
+// word of Random123's Philox4x32-10 with key (seed) and counter (pair, row, stream), pair =
+// 32 (j / 64) + j % 32 (the low word for j % 64 < 32, the high word otherwise), through a
+// 1024-box ziggurat (Marsaglia & Tsang 2000; tables in estimators/ziggurat_tables.inc, built by
+// estimators/ziggurat_tables.py): box = bits 0-9, sign = bit 10, a 52-bit uniform from bits
+// 12-63, accepted at once by an exact integer test for 99.57 % of words; the rest take the
+// wedge / tail step with extra words from counters (2^31 + 128 j + attempt, row, stream).
+// Exact in distribution up to the 52-bit resolution of the uniforms; tails unbounded (beyond
+// r = 4.04 by Marsaglia's tail method). Bit-identical on every instruction set the vectorised
+// kernel runs on (gaussian_isa()); verify/test_gaussian.cpp checks the tables, the agreement
+// with a plain reference (verify/gaussian_reference.hpp) and the N(0, 1) law. (Until 2026-11
+// the words went through Box-Muller, ~1.8x slower; the normals, hence every simulated number,
+// changed with the switch; statistics did not.)
 // Inputs: x_i = Q g_i, g_i the raw normals of row i, Q = H_1 ... H_p the Householder
 // reflectors of the QR factorisation W = Q [R; 0] of the teacher's directions. Q is
 // orthogonal, so x_i ~ N(0, I_d) exactly; and W^T x_i = R^T g_i[0..p), so the labels of a
@@ -25,6 +32,10 @@
 #include "theory/model.hpp"
 
 namespace hmi::est {
+
+/// Names the raw-normal definition above; recorded in reports and run folders, so that numbers
+/// drawn with different generators are never mixed (a resumed run checks it).
+inline constexpr const char* kGeneratorId = "philox4x32-10 ziggurat-1024";
 
 struct Teacher {
   int d = 0;

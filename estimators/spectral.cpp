@@ -171,6 +171,7 @@ xt::xtensor<double, 2> accumulate_spectral_matrix(const Teacher& t, std::uint64_
   const int workers = int(std::max<std::uint64_t>(1, std::min<std::uint64_t>(std::uint64_t(std::max(threads, 1)), blocks)));
   const detail::TeacherBasis basis = detail::teacher_basis(t);
   blas::set_threads(1);  // parallelism is ours: one single-threaded BLAS call per worker
+  if (workers > 1) blas::release_idle_threads();  // no OpenBLAS worker left spinning beside ours
   auto run_workers = [workers](auto&& work) {
     if (workers == 1) return work(0);
     std::vector<std::jthread> pool;

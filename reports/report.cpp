@@ -19,6 +19,7 @@
 
 #include "build_info.hpp"
 #include "estimators/blas_kernels.hpp"
+#include "estimators/data.hpp"
 
 namespace hmi::reports {
 
@@ -65,6 +66,8 @@ nlohmann::json provenance() {
           {"build_type", build::build_type},
           {"hmi_version", build::version},
           {"blas", est::blas::config()},
+          {"data_generator", est::kGeneratorId},
+          {"gaussian_isa", est::gaussian_isa()},
           {"versions",
            {{"xtensor", std::to_string(XTENSOR_VERSION_MAJOR) + "." + std::to_string(XTENSOR_VERSION_MINOR) + "." +
                             std::to_string(XTENSOR_VERSION_PATCH)},
