@@ -92,6 +92,7 @@ const std::vector<Bad>& table() {
       {"simulate", {"--d", "10", "--amplitudes", "1,1,1,1,1,1,1,1,1,1,1"}, "", "p", "11"},
       {"simulate", {"--d", "50", "--alpha", "-1"}, "", "alpha", "-1"},
       {"simulate", {"--d", "50", "--alpha", "inf"}, "", "alpha", "inf"},
+      {"simulate", {"--d", "50", "--lr", "1e-400"}, "", "lr", "1e-400"},  // underflow to 0: echoed as written
       {"simulate", {"--d", "10", "--alpha", "1e-3"}, "", "alpha", "0.001"},
       {"simulate", {"--d", "50", "--threads", "0"}, "", "threads", "0"},
       {"simulate", {"--d", "50", "--block", "0"}, "", "block", "0"},
