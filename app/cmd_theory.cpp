@@ -93,10 +93,16 @@ void register_theory(CLI::App& app, Runner& run) {
         for (std::size_t i = 0; i < info.size() && i < res["directions"].size(); ++i) {
           const auto& d = info[i];
           auto& dj = res["directions"][i];
-          dj["alpha_oracle"] = d.oracle_defined ? number_or_null(d.oracle.alpha_c) : nlohmann::json(nullptr);
-          dj["alpha_oracle_error"] = d.oracle_defined ? number_or_null(d.oracle.error) : nlohmann::json(nullptr);
-          dj["alpha_agnostic"] = d.agnostic_defined ? number_or_null(d.agnostic.alpha_c) : nlohmann::json(nullptr);
-          dj["alpha_agnostic_error"] = d.agnostic_defined ? number_or_null(d.agnostic.error) : nlohmann::json(nullptr);
+          // A value only when resolved; otherwise null with the reason in *_status.
+          auto put = [&dj](const std::string& key, const theory::ThresholdResult& r, bool defined) {
+            const std::string status = theory::information_status(r, defined);
+            const bool show = status == "resolved";
+            dj[key] = show ? number_or_null(r.alpha_c) : nlohmann::json(nullptr);
+            dj[key + "_error"] = show ? number_or_null(r.error) : nlohmann::json(nullptr);
+            dj[key + "_status"] = status;
+          };
+          put("alpha_oracle", d.oracle, d.oracle_defined);
+          put("alpha_agnostic", d.agnostic, d.agnostic_defined);
         }
         res["information_note"] = theory::information_note(model);
       }

@@ -495,6 +495,13 @@ std::vector<DirectionInformation> information_thresholds(const ModelConfig& mode
   return out;
 }
 
+std::string information_status(const ThresholdResult& r, bool defined) {
+  if (!defined) return "undefined";
+  if (std::isinf(r.alpha_c) && r.alpha_c > 0) return "never";
+  if (!std::isfinite(r.alpha_c) || !std::isfinite(r.error) || 3 * r.error >= r.alpha_c) return "unresolved";
+  return "resolved";
+}
+
 std::string information_note(const ModelConfig& model) {
   model.validate();
   const ActivationSummary a = analyse(make_activation(model.activation));

@@ -118,6 +118,12 @@ struct DirectionInformation {
 std::vector<DirectionInformation> information_thresholds(const ModelConfig& model, int directions,
                                                          const ThresholdConfig& quadrature = {}, int threads = 0);
 
+/// How far an information threshold can be trusted: "undefined" (not defined for the model, e.g.
+/// the oracle at Delta = 0), "never" (alpha_c = +inf: no weak recovery at any alpha), "unresolved"
+/// (the quadrature error is at least a third of the value, so the value says nothing; e.g. a
+/// constant activation, whose E[z^2 - 1 | y] is rounding noise, gave 8e59 +- 7e59), "resolved".
+std::string information_status(const ThresholdResult& r, bool defined);
+
 /// Caveats for a model's information thresholds (empty when none): Delta = 0; mu1 != 0 (then
 /// the formula gives the second-order threshold, not an information-theoretic bound).
 std::string information_note(const ModelConfig& model);

@@ -208,6 +208,32 @@ BOOST_AUTO_TEST_CASE(unresolved_theta_gives_no_threshold) {
   }
 }
 
+// The information thresholds follow the same rule: a number only when resolved from its own
+// quadrature error (3 error bars), else null with *_status "unresolved" ("never" for +inf,
+// "undefined" for the oracle at Delta = 0). Before: a constant sigma (hermite:1) printed
+// alpha_oracle = 8.4e59 +- 6.6e59. Control: the default model's are numbers, status resolved.
+BOOST_AUTO_TEST_CASE(unresolved_information_thresholds_are_null_with_a_status) {
+  hmi::verify::ScratchDir scratch("numerics-information");
+  for (const Args& extra : std::vector<Args>{{"--activation", "hermite:1"}, {}, {"--noise", "0"}}) {
+    Args args{"theory", "--alpha", "1"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const auto o = hmi::verify::run_hmi(args, scratch.path, 120);
+    BOOST_TEST_CONTEXT("hmi theory" << show(extra) << " -> exit " << o.exit_code << ", stderr: " << o.err) {
+      BOOST_TEST(o.exit_code == 0);
+      BOOST_REQUIRE(nlohmann::json::accept(o.out));
+      for (const auto& d : nlohmann::json::parse(o.out)["directions"])
+        for (const std::string key : {"alpha_oracle", "alpha_agnostic"}) {
+          const std::string status = d[key + "_status"];
+          const bool flat = !extra.empty() && extra[1] == "hermite:1", noiseless_oracle = !extra.empty() && extra[1] == "0" && key == "alpha_oracle";
+          const std::string expected = flat ? "unresolved" : (noiseless_oracle ? "undefined" : "resolved");
+          BOOST_TEST(status == expected, key << " of direction " << d["k"] << ": " << d.dump());
+          BOOST_TEST(d[key].is_number() == (status == "resolved"), d.dump());
+          if (d[key].is_number()) BOOST_TEST(3 * d[key + "_error"].get<double>() < d[key].get<double>(), d.dump());
+        }
+    }
+  }
+}
+
 // Control for item 1: in the default model every theta_k is resolved, so every threshold is
 // still a number (status resolved), in both theories, and the library reports the same.
 BOOST_AUTO_TEST_CASE(resolved_thresholds_stay_numbers) {
