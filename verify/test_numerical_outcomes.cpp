@@ -234,6 +234,21 @@ BOOST_AUTO_TEST_CASE(unresolved_information_thresholds_are_null_with_a_status) {
   }
 }
 
+// An exception inside the theory's worker threads reaches the command line as an error (exit 2,
+// one line) instead of ending the program: sigma = 1e308 He_2 overflows on [-9, 9], found by a
+// quadrature running on a worker thread. Before: std::terminate, exit 134. Control: the same
+// flag with a finite sigma (1e-300 He_2) succeeds.
+BOOST_AUTO_TEST_CASE(worker_thread_errors_reach_the_caller) {
+  hmi::verify::ScratchDir scratch("numerics-worker-error");
+  const auto bad = hmi::verify::run_hmi({"theory", "--alpha", "1", "--activation", "hermite:0,0,1e308"}, scratch.path, 120);
+  BOOST_TEST(bad.exit_code == 2, "exit " << bad.exit_code << ", stderr: " << bad.err);
+  BOOST_TEST(bad.out.empty());
+  BOOST_TEST(std::count(bad.err.begin(), bad.err.end(), '\n') == 1, bad.err);
+  BOOST_TEST(bad.err.find("must be finite") != std::string::npos, bad.err);
+  const auto good = hmi::verify::run_hmi({"theory", "--alpha", "1", "--activation", "hermite:0,0,1e-300"}, scratch.path, 120);
+  BOOST_TEST(good.exit_code == 0, "exit " << good.exit_code << ", stderr: " << good.err);
+}
+
 // Control for item 1: in the default model every theta_k is resolved, so every threshold is
 // still a number (status resolved), in both theories, and the library reports the same.
 BOOST_AUTO_TEST_CASE(resolved_thresholds_stay_numbers) {
