@@ -49,6 +49,17 @@ std::string show(const Args& a) {
   return s;
 }
 
+// `hmi theory <extra>`: requires exit 0 and JSON on stdout, returns it (a failure names the
+// flags, the exit status and stderr).
+nlohmann::json run_theory(const Args& extra, const std::filesystem::path& scratch) {
+  Args args{"theory"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  const auto o = hmi::verify::run_hmi(args, scratch, 120);
+  BOOST_TEST_REQUIRE((o.exit_code == 0 && nlohmann::json::accept(o.out)),
+                     "hmi theory" << show(extra) << " -> exit " << o.exit_code << ", stderr: " << o.err);
+  return nlohmann::json::parse(o.out);
+}
+
 bool all_finite(const nlohmann::json& arr) {
   return std::all_of(arr.begin(), arr.end(), [](const nlohmann::json& v) { return v.is_number() && std::isfinite(v.get<double>()); });
 }
@@ -94,13 +105,8 @@ BOOST_AUTO_TEST_CASE(theory_stays_finite_at_extreme_inputs) {
                                              {"--alpha", "1e-300,1e300"},
                                              {"--alpha", "1,10", "--noise", "1e300"},
                                              {"--alpha", "1,10", "--activation", "hermite:1e-300"}}) {
-    Args args{"theory"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    const auto o = hmi::verify::run_hmi(args, scratch.path, 120);
-    BOOST_TEST_CONTEXT("hmi theory" << show(extra) << " -> exit " << o.exit_code << ", stderr: " << o.err) {
-      BOOST_TEST(o.exit_code == 0);
-      BOOST_REQUIRE(nlohmann::json::accept(o.out));
-      const auto j = nlohmann::json::parse(o.out);
+    const auto j = run_theory(extra, scratch.path);
+    BOOST_TEST_CONTEXT("hmi theory" << show(extra)) {
       for (const auto& pt : j["curve"]) {
         BOOST_TEST(pt["bulk_edge"].is_number());
         for (const auto& q : pt["overlap"])
@@ -183,13 +189,10 @@ BOOST_AUTO_TEST_CASE(direction_overlaps_of_non_finite_weights_are_nan) {
 BOOST_AUTO_TEST_CASE(unresolved_theta_gives_no_threshold) {
   hmi::verify::ScratchDir scratch("numerics-unresolved");
   for (const Args& extra : std::vector<Args>{{"--gamma", "20", "--preprocess", "clip:3"}, {"--activation", "hermite:1"}}) {
-    Args args{"theory", "--alpha", "1,10"};
+    Args args{"--alpha", "1,10"};
     args.insert(args.end(), extra.begin(), extra.end());
-    const auto o = hmi::verify::run_hmi(args, scratch.path, 120);
-    BOOST_TEST_CONTEXT("hmi theory" << show(extra) << " -> exit " << o.exit_code << ", stderr: " << o.err) {
-      BOOST_TEST(o.exit_code == 0);
-      BOOST_REQUIRE(nlohmann::json::accept(o.out));
-      const auto j = nlohmann::json::parse(o.out);
+    const auto j = run_theory(args, scratch.path);
+    BOOST_TEST_CONTEXT("hmi theory" << show(args)) {
       int unresolved = 0;
       for (const auto& d : j["directions"]) {
         const bool resolved = std::abs(d["theta"].get<double>()) > 3 * d["theta_error"].get<double>();
@@ -215,13 +218,11 @@ BOOST_AUTO_TEST_CASE(unresolved_theta_gives_no_threshold) {
 BOOST_AUTO_TEST_CASE(unresolved_information_thresholds_are_null_with_a_status) {
   hmi::verify::ScratchDir scratch("numerics-information");
   for (const Args& extra : std::vector<Args>{{"--activation", "hermite:1"}, {}, {"--noise", "0"}}) {
-    Args args{"theory", "--alpha", "1"};
+    Args args{"--alpha", "1"};
     args.insert(args.end(), extra.begin(), extra.end());
-    const auto o = hmi::verify::run_hmi(args, scratch.path, 120);
-    BOOST_TEST_CONTEXT("hmi theory" << show(extra) << " -> exit " << o.exit_code << ", stderr: " << o.err) {
-      BOOST_TEST(o.exit_code == 0);
-      BOOST_REQUIRE(nlohmann::json::accept(o.out));
-      for (const auto& d : nlohmann::json::parse(o.out)["directions"])
+    const auto j = run_theory(args, scratch.path);
+    BOOST_TEST_CONTEXT("hmi theory" << show(args)) {
+      for (const auto& d : j["directions"])
         for (const std::string key : {"alpha_oracle", "alpha_agnostic"}) {
           const std::string status = d[key + "_status"];
           const bool flat = !extra.empty() && extra[1] == "hermite:1", noiseless_oracle = !extra.empty() && extra[1] == "0" && key == "alpha_oracle";
