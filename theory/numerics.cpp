@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <map>
 #include <mutex>
 #include <numbers>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 extern "C" void dstev_(const char* jobz, const int* n, double* d, double* e, double* z,
                        const int* ldz, double* work, int* info);
@@ -164,6 +166,26 @@ Estimate gaussian_expectation(const std::function<double(double)>& f, const std:
     prev = cur;
   }
   return out;
+}
+
+void parallel_for(int jobs, int workers, const std::function<void(int)>& f) {
+  if (workers <= 1 || jobs <= 1) {
+    for (int j = 0; j < jobs; ++j) f(j);
+    return;
+  }
+  std::vector<std::exception_ptr> failure(workers);
+  std::vector<std::thread> pool;
+  for (int w = 0; w < workers; ++w)
+    pool.emplace_back([&, w] {
+      try {
+        for (int j = w; j < jobs; j += workers) f(j);
+      } catch (...) {
+        failure[w] = std::current_exception();
+      }
+    });
+  for (auto& t : pool) t.join();
+  for (const auto& e : failure)
+    if (e) std::rethrow_exception(e);
 }
 
 }  // namespace hmi::theory

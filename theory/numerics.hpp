@@ -37,4 +37,10 @@ Estimate gaussian_expectation(const std::function<double(double)>& f,
 /// Probabilists' Hermite polynomial He_j(z) by the three-term recurrence.
 double hermite_he(int j, double z);
 
+/// Runs f(0..jobs-1) on `workers` threads, job j on worker j mod workers (each job's result is
+/// independent of the thread count); serially when workers <= 1. An exception in a job is
+/// carried to the caller (the lowest worker's first, after every worker has stopped), as in the
+/// serial path, instead of ending the program.
+void parallel_for(int jobs, int workers, const std::function<void(int)>& f);
+
 }  // namespace hmi::theory

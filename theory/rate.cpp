@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <exception>
 #include <functional>
 #include <limits>
 #include <set>
@@ -28,30 +27,6 @@ constexpr std::uint64_t kRateStream = 0x72617465;  // "rate"
 int worker_count(int threads, int jobs) {
   const int hw = std::max(1u, std::thread::hardware_concurrency());
   return std::max(1, std::min(jobs, threads > 0 ? threads : hw));
-}
-
-// Runs f(0..jobs-1) on `workers` threads (job j on worker j mod workers: deterministic results).
-void parallel_for(int jobs, int workers, const std::function<void(int)>& f) {
-  if (workers <= 1 || jobs <= 1) {
-    for (int j = 0; j < jobs; ++j) f(j);
-    return;
-  }
-  // An exception in a worker (e.g. invalid_argument from a quadrature on a bad activation) is
-  // carried to the caller, as in the serial path, instead of ending the program: the first one
-  // (lowest worker) is rethrown after every worker has stopped.
-  std::vector<std::exception_ptr> failure(workers);
-  std::vector<std::thread> pool;
-  for (int w = 0; w < workers; ++w)
-    pool.emplace_back([&, w] {
-      try {
-        for (int j = w; j < jobs; j += workers) f(j);
-      } catch (...) {
-        failure[w] = std::current_exception();
-      }
-    });
-  for (auto& t : pool) t.join();
-  for (const auto& e : failure)
-    if (e) std::rethrow_exception(e);
 }
 
 // values[0]: full sample; values[1..]: batches. The full value with the batch standard error.

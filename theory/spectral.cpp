@@ -358,16 +358,8 @@ SpectralPrediction predict_spectral(const ModelConfig& model, const std::vector<
     auto side_of = [&](int k) -> const std::vector<ExactSolver>& { return out.directions[k].theta.value >= 0 ? top : bottom; };
     auto sign_of = [&](int k) { return out.directions[k].theta.value >= 0 ? 1.0 : -1.0; };
     // Directions are independent given the views: spread them over the cores.
-    auto for_each_direction = [&](const std::function<void(int)>& f) {
-      const int workers = std::max(1, std::min<int>(K, int(std::thread::hardware_concurrency())));
-      std::vector<std::thread> pool;
-      for (int w = 0; w < workers; ++w)
-        pool.emplace_back([&, w] {
-          for (int k = w; k < K; k += workers) f(k);
-        });
-      for (auto& t : pool) t.join();
-    };
-    for_each_direction([&](int k) {
+    const int workers = std::max(1, std::min<int>(K, int(std::thread::hardware_concurrency())));
+    parallel_for(K, workers, [&](int k) {
       auto& d = out.directions[k];
       if (d.threshold_status == "unresolved") return;
       std::vector<double> v;
@@ -391,7 +383,7 @@ SpectralPrediction predict_spectral(const ModelConfig& model, const std::vector<
       pt.bulk_edge_lower = combine(edge_bottom);
       pt.outlier.assign(K, std::nullopt);
       pt.overlap.assign(K, Estimate{0.0, 0.0});
-      for_each_direction([&](int k) {
+      parallel_for(K, workers, [&](int k) {
         const bool up = sign_of(k) > 0;
         const auto& S = up ? top : bottom;
         const auto& lb = up ? lb_top : lb_bottom;
