@@ -2,7 +2,7 @@
 // vectorised by hand: Philox4x32-10 on 32 counters at once (2, 4 or 8 lanes per vector) and the
 // ziggurat's fast path on every 64-bit output word, and so is the rotation x = Q g of the
 // inputs; both are compiled once per instruction set (SSE2 baseline, AVX2, AVX-512F) and chosen
-// at run time. The ziggurat's rare slow path (wedges and tail, ~1.2 % of words) is one scalar
+// at run time. The ziggurat's rare slow path (wedges and tail, 0.43 % of words) is one scalar
 // function shared by all of them. Determinism across instruction sets is kept by construction:
 // only IEEE add/sub/mul/div and integer bit operations, exact integer acceptance tests, and no
 // FMA contraction (the pragma below; GCC contracts a*b+c by default in C++, and AVX-512F would
@@ -78,25 +78,17 @@ inline unsigned mask_bits(S c) {
 // path never uses (its first counter word is < 2^31 for j < 2^24): every normal stays a pure
 // function of (seed, stream, row, j). Each draw gives two words: w0 for the wedge height (or
 // the tail's first uniform), w1 for the restart (or the tail's second uniform). Plain scalar
-// code (one call per ~230 normals): the same Philox rounds as the vector kernels and the generic
-// instance's log.
+// code (one call per ~230 normals) with the generic instance's Philox rounds and log.
 double zig_slow(u64 seed, u32 stream, u64 row, u64 j, u64 a) {
   u64 attempt = 0;
   auto draw = [&](u64& w0, u64& w1) {
     if (attempt >= 128) throw std::runtime_error("ziggurat: 128 rejections in a row (probability < 1e-300)");
-    u32 c0 = u32((u64(1) << 31) | (j << 7) | attempt++), c1 = u32(row), c2 = u32(row >> 32), c3 = stream;
-    u32 k0 = u32(seed), k1 = u32(seed >> 32);
-    for (int round = 0; round < 10; ++round) {
-      const u64 p0 = u64(c0) * 0xD2511F53u, p1 = u64(c2) * 0xCD9E8D57u;
-      c0 = u32(p1 >> 32) ^ c1 ^ k0;
-      c1 = u32(p1);
-      c2 = u32(p0 >> 32) ^ c3 ^ k1;
-      c3 = u32(p0);
-      k0 += 0x9E3779B9u;
-      k1 += 0xBB67AE85u;
-    }
-    w0 = u64(c0) | u64(c1) << 32;
-    w1 = u64(c2) | u64(c3) << 32;
+    using generic::splat;
+    generic::V c0[1] = {splat((u64(1) << 31) | (j << 7) | attempt++)}, c1[1] = {splat(u32(row))},
+               c2[1] = {splat(u32(row >> 32))}, c3[1] = {splat(stream)};
+    generic::philox4x32_10(c0, c1, c2, c3, u32(seed), u32(seed >> 32));  // the vector kernels' rounds
+    w0 = (c0[0][0] & 0xffffffffu) | (c1[0][0] << 32);
+    w1 = (c2[0][0] & 0xffffffffu) | (c3[0][0] << 32);
   };
   auto log1 = [](double x) { return generic::log_positive(generic::D{x, x})[0]; };
   auto open_unit = [](u64 w) { return (double(w >> 12) + 0.5) * 0x1p-52; };  // in (0, 1), exact
