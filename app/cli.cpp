@@ -90,12 +90,12 @@ nlohmann::json convert(const std::string& key, const std::string& kind, const st
   errno = 0;
   char* end = nullptr;
   const double v = blank ? 0 : std::strtod(text.c_str(), &end);
+  const bool whole = !blank && end == text.c_str() + text.size();
   // Underflow to a subnormal is a valid tiny number; underflow to 0 would silently change the
   // value (1e-400 read as 0), and overflow and NaN/Inf are not numbers here.
-  if (!blank && end == text.c_str() + text.size() && errno == ERANGE && v == 0)
+  if (whole && errno == ERANGE && v == 0)
     throw UsageError(flag_of(key) + " = '" + text + "' (underflows to 0: must be 0 or a finite number of magnitude >= 4.9e-324)");
-  if (!blank && end == text.c_str() + text.size() && std::isfinite(v) && !(errno == ERANGE && std::abs(v) > 1))
-    return v;
+  if (whole && std::isfinite(v) && !(errno == ERANGE && std::abs(v) > 1)) return v;
   throw UsageError(flag_of(key) + " = '" + text + "' (must be a finite number)");
 }
 

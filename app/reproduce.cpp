@@ -424,10 +424,12 @@ void register_reproduce(CLI::App& app, Runner& run) {
         } catch (const std::exception&) {
           throw UsageError("--out = '" + dir.string() + "' (holds an unreadable config.json: choose another folder)");
         }
-        if (old.value("data_generator", std::string("philox4x32-10 box-muller")) != est::kGeneratorId)
-          throw UsageError("--out = '" + dir.string() + "' (holds a run made with the data generator '" +
-                           old.value("data_generator", std::string("philox4x32-10 box-muller")) + "', this build uses '" +
-                           est::kGeneratorId + "': its points cannot be mixed; choose another folder or delete it)");
+        // Folders from before the generator was recorded were drawn with Box-Muller.
+        const std::string generator = old.value("data_generator", std::string("philox4x32-10 box-muller"));
+        if (generator != est::kGeneratorId)
+          throw UsageError("--out = '" + dir.string() + "' (holds a run made with the data generator '" + generator +
+                           "', this build uses '" + est::kGeneratorId +
+                           "': its points cannot be mixed; choose another folder or delete it)");
         if (old != on_disk)
           throw UsageError("--out = '" + dir.string() +
                            "' (holds a run with a different configuration: choose another folder or delete it)");

@@ -143,9 +143,10 @@ void BM_spectral_accumulate(benchmark::State& state) {
     const double s = std::chrono::duration<double>(Clock::now() - t0).count();
     seconds += s;
     pass1 += timing.labels_s;
+    const double gflops = flops / s * 1e-9;
     raw.push_back(r);
-    frac.push_back(flops / s * 1e-9 / r);
-    frac_best.push_back(flops / s * 1e-9 / rb);
+    frac.push_back(gflops / r);
+    frac_best.push_back(gflops / rb);
   }
   auto median = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());
