@@ -16,6 +16,7 @@
 #include <xtensor/xview.hpp>
 
 #include "estimators/blas_kernels.hpp"
+#include "numerics/interrupt.hpp"
 
 namespace hmi::est {
 namespace {
@@ -150,7 +151,10 @@ Eigenpairs top_eigenpairs(const xt::xtensor<double, 2>& M, int k) {
     SymOp op{M.data(), d};
     Spectra::SymEigsSolver<SymOp> eigs(op, k, ncv);
     eigs.init();
-    eigs.compute(Spectra::SortRule::LargestMagn, 1000, 1e-12);
+    // Select AND order by |eigenvalue|: Spectra's fourth argument (output order) defaults to
+    // LargestAlge, which listed a negative spike after every positive one, so a learner taking
+    // the first m columns dropped it (issue 16: q_1 = 0 for lambda_1 < 0 or mu_2 < 0).
+    eigs.compute(Spectra::SortRule::LargestMagn, 1000, 1e-12, Spectra::SortRule::LargestMagn);
     if (eigs.info() == Spectra::CompInfo::Successful) {
       const auto vals = eigs.eigenvalues();
       const auto vecs = eigs.eigenvectors();
@@ -235,6 +239,7 @@ xt::xtensor<double, 2> accumulate_spectral_matrix(const Teacher& t, std::uint64_
     std::vector<double> T(block);
     double s = 0, c = 0;
     for (std::uint64_t b = std::uint64_t(w); b < blocks; b += std::uint64_t(workers)) {
+      if (interrupt_requested()) break;  // the caller throws after the join (numerics/interrupt.hpp)
       block_labels(lw, b, T.data());
       for (int r = 0; r < rows_of(b); ++r) {
         const double v = T[r], u = s + v;
@@ -245,6 +250,7 @@ xt::xtensor<double, 2> accumulate_spectral_matrix(const Teacher& t, std::uint64_
     sum[w] = s;
     comp[w] = c;
   });
+  throw_if_interrupted();
   double total = 0, total_c = 0;
   for (int w = 0; w < workers; ++w) {
     for (double v : {sum[w], comp[w]}) {
@@ -274,6 +280,7 @@ xt::xtensor<double, 2> accumulate_spectral_matrix(const Teacher& t, std::uint64_
     LabelWork lw;
     std::vector<double> B = huge_zeros(std::size_t(block) * d), T(block);
     for (std::uint64_t b = std::uint64_t(w); b < blocks; b += std::uint64_t(workers)) {
+      if (interrupt_requested()) break;
       const std::uint64_t i0 = b * std::uint64_t(block);
       const int rows = rows_of(b);
       block_labels(lw, b, T.data());  // recomputed (O(rows p)) rather than n labels stored
@@ -289,6 +296,7 @@ xt::xtensor<double, 2> accumulate_spectral_matrix(const Teacher& t, std::uint64_
       blas::syrk_upper(d, nn, &B[std::size_t(block - nn) * d], -1.0 / double(n), Mw);
     }
   });
+  throw_if_interrupted();
   for (const std::vector<double>& P : partial)  // fixed order: deterministic for a thread count
     for (int i = 0; i < d; ++i)
       for (int j = i; j < d; ++j) M(i, j) += P[std::size_t(i) * d + j];

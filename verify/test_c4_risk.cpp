@@ -37,6 +37,14 @@
 // 0.66 on the tail slope); every wrong prediction rejected 20/20, gamma x 1.2 by the simulated
 // curve (a) as well as by the exponent (b) in every seed.
 //
+// (d) Negative spikes (theta_k < 0: the spike leaves the *bottom* of the spectrum, THEORY.md
+//     section 2). Two models, d = 300, m = 4, alpha in {25, 100}, 4 seeds, T = clip(3): -he2
+//     (mu_2 < 0, every theta_k < 0) and he2 with fixed signed amplitudes (-,+,-,+,... on the
+//     normalized gamma = 1 law, p = 8: theta_1 < 0). Same rule as (a). The first layer is the
+//     top-m eigenvectors by |eigenvalue|. Deliberately wrong *learner* that must be rejected by
+//     the same comparison: the top-m by signed value (the bug of issue 16, which dropped every
+//     negative spike: risk 2-9.6x Theory E on such models).
+//
 // Not tested: a visible staircase in R(alpha). For he2 a direction's readout gain is
 // lambda_k^2 rho_k^2 = lambda_k^2 q_k^2 and q_k rises linearly from 0 at alpha_k (Theory B),
 // so R is C^1 at every threshold: the plateau-then-drop shape of THEORY.md section 7 is not
@@ -45,6 +53,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
+#include <numeric>
 
 #include <xtensor/xview.hpp>
 
@@ -63,8 +72,24 @@ struct RiskCurve {
   std::vector<std::vector<double>> risk;  // [alpha][seed]
 };
 
+// The first layer: the first `width` eigenvectors in the solver's order (by |eigenvalue|), or, for
+// the deliberately wrong learner of (d), the top `width` by signed value.
+enum class Pick { magnitude, signed_value };
+
+xt::xtensor<double, 2> first_layer(const est::Eigenpairs& e, int width, Pick pick) {
+  std::vector<int> idx(e.values.size());
+  std::iota(idx.begin(), idx.end(), 0);
+  if (pick == Pick::signed_value)
+    std::stable_sort(idx.begin(), idx.end(), [&](int a, int b) { return e.values[a] > e.values[b]; });
+  xt::xtensor<double, 2> V = xt::zeros<double>({e.vectors.shape(0), std::size_t(width)});
+  for (int j = 0; j < width; ++j) xt::view(V, xt::all(), j) = xt::view(e.vectors, xt::all(), idx[j]);
+  return V;
+}
+
 RiskCurve simulate(const theory::ModelConfig& base, int d, int width, const std::vector<double>& alphas,
-                   const std::vector<std::uint64_t>& seeds) {
+                   const std::vector<std::uint64_t>& seeds, Pick pick = Pick::magnitude,
+                   RiskCurve* wrong = nullptr) {
+  if (wrong) *wrong = RiskCurve{alphas, std::vector<std::vector<double>>(alphas.size())};
   RiskCurve c{alphas, std::vector<std::vector<double>>(alphas.size())};
   for (auto seed : seeds) {
     auto m = base;
@@ -74,12 +99,16 @@ RiskCurve simulate(const theory::ModelConfig& base, int d, int width, const std:
       est::SpectralConfig sc{.d = d, .alpha = alphas[i], .top = std::max(width, std::min(d, 2 * t.p)), .threads = 2};
       const auto r = est::run_spectral(t, sc);
       BOOST_REQUIRE(r.eig.status != "non_finite");
-      const xt::xtensor<double, 2> V = xt::view(r.eig.vectors, xt::all(), xt::range(0, width));
-      const auto fit = est::fit_ridge(t, V, {.ridge = 1e-6, .samples = r.n, .threads = 2});
-      BOOST_REQUIRE(fit.status == "ok");
-      const auto risk = est::test_risk(t, fit.student, 20000, 2);
-      BOOST_REQUIRE(risk.status == "ok");
-      c.risk[i].push_back(risk.value);
+      auto risk_of = [&](Pick how) {
+        const xt::xtensor<double, 2> V = first_layer(r.eig, width, how);
+        const auto fit = est::fit_ridge(t, V, {.ridge = 1e-6, .samples = r.n, .threads = 2});
+        BOOST_REQUIRE(fit.status == "ok");
+        const auto risk = est::test_risk(t, fit.student, 20000, 2);
+        BOOST_REQUIRE(risk.status == "ok");
+        return risk.value;
+      };
+      c.risk[i].push_back(risk_of(pick));
+      if (wrong) wrong->risk[i].push_back(risk_of(Pick::signed_value));
     }
   }
   return c;
@@ -127,6 +156,24 @@ theory::ModelConfig model_c() {
   return m;
 }
 
+// ------------------------------------------------------------------ (d) negative spikes
+constexpr int kDd = 300, kWidthD = 4;
+const std::vector<double> kAlphasD{25, 100};
+
+std::vector<theory::ModelConfig> models_d() {
+  theory::ModelConfig neg_mu2 = model_a();
+  neg_mu2.p = 8;
+  neg_mu2.activation = "hermite:0,0,-1.4142135623730951";  // -he2: mu_2 = -sqrt 2, every theta_k < 0
+  theory::ModelConfig signed_lambda = neg_mu2;
+  signed_lambda.activation = "he2";
+  std::string amps;  // lambda_k = (-1)^k k^-1 / Z: theta_1, theta_3, ... < 0
+  double z2 = 0;
+  for (int k = 1; k <= 8; ++k) z2 += 1.0 / (k * k);
+  for (int k = 1; k <= 8; ++k) amps += (k > 1 ? "," : "") + theory::format_number((k % 2 ? -1.0 : 1.0) / k / std::sqrt(z2));
+  signed_lambda.amplitudes = amps;
+  return {neg_mu2, signed_lambda};
+}
+
 double log_slope(const std::vector<double>& x, const std::vector<double>& y) {
   return theory::fit_log_slope(x, y, 0, 1e300).slope;
 }
@@ -134,6 +181,8 @@ double log_slope(const std::vector<double>& x, const std::vector<double>& y) {
 struct Measurements {
   std::vector<std::uint64_t> seeds;
   RiskCurve a, c;
+  std::vector<RiskCurve> d, d_signed;          // (d): per model, the |eigenvalue| and the signed-order learner
+  std::vector<std::vector<theory::Estimate>> theory_d;
   std::vector<ExponentCurve> b;
   std::vector<theory::Estimate> theory_a;     // Theory E (Theory B overlaps)
   std::vector<double> theory_c;               // Theory E for (c)
@@ -142,6 +191,13 @@ struct Measurements {
     BOOST_TEST_MESSAGE("measured (a)");
     c = simulate(model_c(), kDc, 4, kAlphasC, seeds);
     BOOST_TEST_MESSAGE("measured (c)");
+    for (const auto& m : models_d()) {
+      RiskCurve wrong;
+      d.push_back(simulate(m, kDd, kWidthD, kAlphasD, seeds, Pick::magnitude, &wrong));
+      d_signed.push_back(wrong);
+      theory_d.push_back(risk_theory(m, kAlphasD, kWidthD, kDd, theory::Method::exact));
+    }
+    BOOST_TEST_MESSAGE("measured (d)");
     theory_a = risk_theory(model_a(), kAlphasA, kWidthA, kDa, theory::Method::exact);
     for (const auto& e : risk_theory(model_c(), kAlphasC, 4, kDc, theory::Method::exact)) theory_c.push_back(e.value);
     for (double g : kGammasB) {
@@ -170,6 +226,7 @@ struct Prediction {
   std::vector<theory::Estimate> risk_a;
   double gamma_factor = 1.0;    // (b): exponent of gamma x this
   double tail_slope = -1.0;     // (c)
+  bool signed_learner = false;  // (d): judge the learner that takes the top m by signed eigenvalue
 };
 
 reports::ClaimReport compare(const Measurements& M, const Prediction& pr) {
@@ -181,7 +238,7 @@ reports::ClaimReport compare(const Measurements& M, const Prediction& pr) {
               {"b", {{"p", kPB}, {"gammas", kGammasB}, {"theory", "A, T = identity, no readout variance"}}},
               {"c", {{"model", model_c()}, {"d", kDc}, {"width", 4}, {"alphas", kAlphasC}}}};
   r.seeds = M.seeds;
-  r.tolerance_reason = "(a) 3 sqrt(SE^2 + err_B^2) + 3% finite size; (b) 0.01 on the last decade, deviations decreasing; "
+  r.tolerance_reason = "(a), (d) 3 sqrt(SE^2 + err_B^2) + 3% finite size; (b) 0.01 on the last decade, deviations decreasing; "
                        "(c) 3 SE + |s_B + 1| + 0.05";
   // (a)
   for (std::size_t i = 0; i < M.a.alphas.size(); ++i) {
@@ -224,6 +281,18 @@ reports::ClaimReport compare(const Measurements& M, const Prediction& pr) {
   const double sB = log_slope(M.c.alphas, M.theory_c);
   r.check("(c) tail slope, alpha 100..800, p = m = 4", 4, st.mean, st.se, pr.tail_slope, 3 * st.se + std::abs(sB + 1) + 0.05);
   r.extra["tail"] = {{"theory_B_slope", sB}, {"measured_slopes", slopes}};
+  // (d)
+  const auto md = models_d();
+  for (std::size_t m = 0; m < md.size(); ++m) {
+    const RiskCurve& rc = pr.signed_learner ? M.d_signed[m] : M.d[m];
+    for (std::size_t i = 0; i < rc.alphas.size(); ++i) {
+      const auto st = verify::stats(rc.risk[i]);
+      const auto& e = M.theory_d[m][i];
+      r.check("(d) " + std::string(m == 0 ? "mu_2 < 0" : "signed lambda") + " risk alpha=" + std::to_string(int(rc.alphas[i])),
+              rc.alphas[i], st.mean, st.se, e.value, 3 * std::sqrt(st.se * st.se + e.error * e.error) + 0.03 * e.value);
+    }
+  }
+  r.config["d"] = {{"models", md}, {"d", kDd}, {"width", kWidthD}, {"alphas", kAlphasD}, {"first_layer", "top m by |eigenvalue|"}};
   nlohmann::json curve = nlohmann::json::array();
   for (std::size_t i = 0; i < M.a.alphas.size(); ++i)
     curve.push_back({{"alpha", M.a.alphas[i]}, {"measured", verify::stats(M.a.risk[i]).mean},
@@ -252,7 +321,8 @@ BOOST_AUTO_TEST_CASE(C4_risk) {
       {.name = "gamma x 1.2", .risk_a = risk_theory(g12, kAlphasA, kWidthA, kDa, theory::Method::exact, 16), .gamma_factor = 1.2},
       {.name = "mu_2 x 1.2", .risk_a = risk_theory(mu2, kAlphasA, kWidthA, kDa, theory::Method::exact, 16)},
       {.name = "Theory A overlaps", .risk_a = risk_theory(model_a(), kAlphasA, kWidthA, kDa, theory::Method::leading, 16)},
-      {.name = "no parametric tail", .risk_a = M.theory_a, .tail_slope = -0.5}};
+      {.name = "no parametric tail", .risk_a = M.theory_a, .tail_slope = -0.5},
+      {.name = "first layer by signed eigenvalue", .risk_a = M.theory_a, .signed_learner = true}};
   nlohmann::json wrong = nlohmann::json::array();
   for (const auto& pr : wrong_predictions) {
     const auto bad = compare(M, pr);
