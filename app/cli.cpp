@@ -12,8 +12,16 @@
 #include <iostream>
 #include <set>
 #include <sstream>
+#include <thread>
+
+#include <sched.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "reports/report.hpp"
+
+extern char** environ;
 
 namespace hmi::app {
 
@@ -29,7 +37,7 @@ const std::vector<std::string>& known_config_keys() {
 }
 
 ConfigFlags::ConfigFlags(CLI::App* cmd) : cmd_(cmd) {
-  cmd_->add_option("--config", config_file_, "JSON file with the same keys as the flags (flags override it)");
+  config_opt_ = cmd_->add_option("--config", config_file_, "JSON file with the same keys as the flags (flags override it)");
 }
 
 void ConfigFlags::add(const std::string& key, const std::string& kind, const std::string& help, nlohmann::json def) {
@@ -124,11 +132,20 @@ nlohmann::json read_json_config(const std::string& flag, const std::string& path
 nlohmann::json parse_json_config(const std::string& flag, const std::string& path, const std::string& text) {
   constexpr int kMaxDepth = 32;
   nlohmann::json file;
+  // Keys seen in each open object: a key given twice is refused (the parser would keep the
+  // last one silently, so the file would not mean what it says).
+  std::vector<std::set<std::string>> open_objects;
+  using Event = nlohmann::json::parse_event_t;
   try {
-    file = nlohmann::json::parse(text, [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+    file = nlohmann::json::parse(text, [&](int depth, Event event, nlohmann::json& parsed) {
       if (depth > kMaxDepth)
         throw UsageError(flag + " = '" + path + "' (nested deeper than " + std::to_string(kMaxDepth) +
                          " levels: must be a flat JSON object of config keys)");
+      if (event == Event::object_start) open_objects.emplace_back();
+      if (event == Event::object_end && !open_objects.empty()) open_objects.pop_back();
+      if (event == Event::key && !open_objects.empty() && !open_objects.back().insert(parsed.get<std::string>()).second)
+        throw UsageError(flag + " = '" + path + "' (key '" + theory::brief_text(parsed.get<std::string>()) +
+                         "' appears twice in one object: each key must appear once)");
       return true;
     });
   } catch (const nlohmann::json::exception& err) {  // parse errors and number overflow (1e400)
@@ -146,6 +163,7 @@ std::string brief(const nlohmann::json& v) {
 
 nlohmann::json ConfigFlags::merged() const {
   nlohmann::json file = nlohmann::json::object();
+  if (config_opt_->count() > 0 && config_file_.empty()) throw UsageError("--config = '' (must name a JSON file)");
   if (!config_file_.empty()) file = read_json_config("--config", config_file_);
   return merged_with(file, config_file_);
 }
@@ -159,9 +177,14 @@ nlohmann::json ConfigFlags::merged_with(const nlohmann::json& file, const std::s
     const nlohmann::json& value = item.value();
     const auto it = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.key == key; });
     if (it == entries_.end()) {
-      if (std::find(known.begin(), known.end(), key) == known.end())
-        throw UsageError("config key '" + key + "' in " + source + " (unknown key: allowed are " + join_keys(known) + ")");
-      continue;  // a key of another subcommand: ignored here
+      std::vector<std::string> mine;
+      for (const auto& e : entries_) mine.push_back(e.key);
+      const bool elsewhere = std::find(known.begin(), known.end(), key) != known.end();
+      // A key of another subcommand is refused too: silently ignoring it would run something
+      // other than what the file says.
+      throw UsageError("config key '" + theory::brief_text(key) + "' in " + source + " (" +
+                       (elsewhere ? "belongs to another hmi subcommand, not " + cmd_->get_name() : std::string("unknown key")) +
+                       ": must be one of " + join_keys(mine) + ")");
     }
     const bool ok = (it->kind == "string" && (value.is_string() || (key == "amplitudes" && value.is_array()))) ||
                     (it->kind == "int" && fits_int64(value)) || (it->kind == "double" && value.is_number());
@@ -242,6 +265,91 @@ std::vector<double> parse_number_list(const std::string& field, const std::strin
   if (out.empty() || text.back() == ',')
     throw UsageError(field + " = '" + text + "' (must be a comma-separated list of finite numbers)");
   return out;
+}
+
+std::string printable(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) {
+      char buf[5];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += char(c);
+    }
+  }
+  return out;
+}
+
+int run_program(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  if (posix_spawn(&pid, args[0], nullptr, nullptr, args.data(), environ) != 0) return 127;
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return 127;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+void check_output_file(const std::string& flag, const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (path.empty()) throw UsageError(flag + " = '' (must be a file path)");
+  if (fs::is_directory(path, ec))
+    throw UsageError(flag + " = '" + theory::brief_text(path) + "' (is a directory: must be a file path)");
+  const fs::path parent = fs::path(path).has_parent_path() ? fs::path(path).parent_path() : fs::path(".");
+  if (!fs::is_directory(parent, ec))
+    throw UsageError(flag + " = '" + theory::brief_text(path) + "' (its folder " + theory::brief_text(parent.string()) +
+                     " does not exist: must be a file in an existing folder)");
+}
+
+int default_threads() {
+  int n = 0;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
+  if (n < 1) n = int(std::max(1u, std::thread::hardware_concurrency()));
+  for (const char* var : {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"}) {
+    const char* v = std::getenv(var);
+    if (!v || !*v) continue;
+    char* end = nullptr;
+    const long x = std::strtol(v, &end, 10);
+    if (*end == '\0' && x >= 1) n = std::min<int>(n, int(std::min<long>(x, 256)));
+  }
+  return std::clamp(n, 1, 256);
+}
+
+double available_memory_bytes() {
+  double avail = 0;
+  std::ifstream mi("/proc/meminfo");
+  std::string key;
+  double kb = 0;
+  std::string unit;
+  while (mi >> key >> kb >> unit)
+    if (key == "MemAvailable:") {
+      avail = kb * 1024.0;
+      break;
+    }
+  // A cgroup v2 limit (containers, Slurm) binds before the machine's memory does.
+  std::ifstream lim("/sys/fs/cgroup/memory.max"), cur("/sys/fs/cgroup/memory.current");
+  std::string l;
+  double c = 0;
+  if (lim >> l && l != "max" && cur >> c) {
+    const double room = std::max(0.0, std::strtod(l.c_str(), nullptr) - c);
+    if (avail == 0 || room < avail) avail = room;
+  }
+  return avail;
+}
+
+std::string format_bytes(double bytes) {
+  std::ostringstream o;
+  o << std::fixed << std::setprecision(1);
+  if (bytes >= 1024.0 * 1024 * 1024) o << bytes / (1024.0 * 1024 * 1024) << " GiB";
+  else o << std::setprecision(0) << bytes / (1024.0 * 1024) << " MiB";
+  return o.str();
 }
 
 void emit_json(const nlohmann::json& j, const std::string& out) {

@@ -14,9 +14,13 @@
 
 namespace hmi::app {
 
+/// Control characters of user text made visible ("\x00"), so that a message stays one line and a
+/// NUL byte cannot cut it short (what() is a C string).
+std::string printable(const std::string& s);
+
 /// Invalid input: printed as one line, exit status 2.
 struct UsageError : std::invalid_argument {
-  using std::invalid_argument::invalid_argument;
+  explicit UsageError(const std::string& what) : std::invalid_argument(printable(what)) {}
 };
 
 /// Collects the flags of one subcommand and merges them with a --config file.
@@ -44,6 +48,7 @@ class ConfigFlags {
   };
   CLI::App* cmd_;
   std::string config_file_;
+  CLI::Option* config_opt_ = nullptr;
   std::vector<Entry> entries_;
   void add(const std::string& key, const std::string& kind, const std::string& help, nlohmann::json def);
 };
@@ -71,6 +76,24 @@ std::vector<std::string> verify_suites(const std::string& filter = "");
 
 /// "1,2.5,10" -> numbers; throws UsageError naming `field`.
 std::vector<double> parse_number_list(const std::string& field, const std::string& text);
+
+/// Runs a program with an argument vector (no shell: no argument is ever parsed as shell text)
+/// and waits for it. Returns its exit status, 128 + N if killed by signal N, 127 if it cannot start.
+int run_program(const std::vector<std::string>& argv);
+
+/// Checks, before any work, that `path` (given with `flag`, e.g. "--out") can receive a file:
+/// not an existing directory, and its parent an existing directory. Throws UsageError.
+void check_output_file(const std::string& flag, const std::string& path);
+
+/// Threads to use by default: the CPUs this process may run on (its affinity mask), or
+/// OMP_NUM_THREADS / OPENBLAS_NUM_THREADS when set to a positive integer (the smaller of them).
+int default_threads();
+
+/// Memory this process can still take: MemAvailable of /proc/meminfo, or the cgroup limit
+/// (memory.max) minus current use when that is lower. 0 if unknown.
+double available_memory_bytes();
+/// "20.3 GiB", "512 MiB": for messages.
+std::string format_bytes(double bytes);
 
 /// Prints JSON to stdout, or writes it atomically to `out` when non-empty.
 void emit_json(const nlohmann::json& j, const std::string& out);

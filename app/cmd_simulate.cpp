@@ -5,6 +5,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <iostream>
 #include <optional>
 
 #include <xtensor/xview.hpp>
@@ -131,6 +132,33 @@ nlohmann::json learner_stage(const StagePlan& plan, const est::Teacher& teacher,
   return out;
 }
 
+// Memory (and, roughly, time) of a run, estimated before anything is allocated: the d x d sum
+// per worker (accumulate_spectral_matrix), one block of rows per worker, the eigensolver's
+// Lanczos basis, and the learner stage's training labels and input cache. A request that does
+// not fit is refused with the estimate; a long one is announced on stderr.
+void guard_resources(const est::SpectralConfig& cfg, int p, const StagePlan* plan) {
+  const double d = cfg.d, n = double(cfg.n());
+  const double blocks = std::ceil(n / cfg.block);
+  const double workers = std::max(1.0, std::min<double>(cfg.threads, blocks));
+  const double K = cfg.top_for(p), ncv = std::min(d, std::max(2 * K + 1, K + 24));
+  double bytes = 8 * (workers * d * d + workers * std::min<double>(cfg.block, n) * (d + p + 2) + d * (ncv + K) + 4 * d);
+  if (plan) {
+    bytes += 8 * n;  // GD's labels
+    if (plan->learner != "spectral") bytes += std::min(8 * n * d, plan->gd.cache_mb * 1024.0 * 1024.0);
+    bytes += 8 * std::min<double>(plan->rc.samples, 1 << 16) * (plan->width + 2) * 2;  // readout blocks
+  }
+  const double avail = available_memory_bytes();
+  if (avail > 0 && bytes > 0.9 * avail)
+    throw UsageError("d = " + std::to_string(cfg.d) + ", alpha = " + theory::short_number(cfg.alpha) + " (needs about " +
+                     format_bytes(bytes) + " with " + std::to_string(int(workers)) + " threads; " + format_bytes(avail) +
+                     " available: must fit in memory; lower d, or --threads, which sets the number of d x d sums)");
+  // Time: the weighted Gram is n d^2 flops (two DSYRKs), at about 40 GFLOP/s per thread here.
+  const double seconds = n * d * d / (40e9 * workers);
+  if (seconds > 60)
+    std::cerr << "simulate: about " << format_duration(seconds) << " of computation (n d^2 = " << theory::short_number(n * d * d)
+              << " flops on " << int(workers) << " threads)" << std::endl;
+}
+
 }  // namespace
 
 void register_simulate(CLI::App& app, Runner& run) {
@@ -140,7 +168,7 @@ void register_simulate(CLI::App& app, Runner& run) {
   flags->add_int("d", "input dimension", 500);
   flags->add_double("alpha", "sample ratio n/d (> 0)", 10.0);
   flags->add_int("top", "eigenpairs to compute, by |eigenvalue| (0 = max(2p, p+8), at most d)", 0);
-  flags->add_int("threads", "threads for data generation and BLAS", 1);
+  flags->add_int("threads", "threads for data generation and BLAS (0 = the CPUs this process may use, capped by OMP_NUM_THREADS / OPENBLAS_NUM_THREADS)", 0);
   flags->add_int("block", "rows per accumulation block (memory ~ 2 block d doubles)", 2048);
   flags->add_int("theory_samples", "Monte Carlo samples for the predicted bulk edge (outlier count)", 1 << 18);
   flags->add_int("width", "student width m (0 = p when a learner stage runs); > 0 runs the learner stage", 0);
@@ -157,6 +185,7 @@ void register_simulate(CLI::App& app, Runner& run) {
   cmd->add_option("--out", *out, "write the JSON here (atomically) instead of stdout");
   cmd->callback([&run, flags, out] {
     run = [flags, out] {
+      if (!out->empty()) check_output_file("--out", *out);  // before any work: nothing half-done, nothing left
       const theory::ModelConfig model = flags->model();
       const nlohmann::json j = flags->merged();
       auto int_field = [&](const char* key, long long lo, long long hi) {
@@ -170,7 +199,8 @@ void register_simulate(CLI::App& app, Runner& run) {
       cfg.d = int_field("d", 1, 50000);
       cfg.alpha = j["alpha"];
       cfg.top = int_field("top", 0, cfg.d);
-      cfg.threads = int_field("threads", 1, 256);
+      cfg.threads = int_field("threads", 0, 256);
+      if (cfg.threads == 0) cfg.threads = default_threads();
       cfg.block = int_field("block", 1, 1 << 20);
       const int samples = int_field("theory_samples", 4096, 1 << 26);
       int width = int_field("width", 0, 10000);
@@ -191,6 +221,7 @@ void register_simulate(CLI::App& app, Runner& run) {
       // Every flag is checked before the first computation (the learner's too, even when no
       // learner stage runs: a bad value is refused, not silently ignored).
       const StagePlan plan = plan_stage(j, cfg, cfg.n(), width, int_field);
+      guard_resources(cfg, model.num_directions(), stage ? &plan : nullptr);
       const est::Teacher teacher = est::make_teacher(model, cfg.d);
       const est::SpectralResult r = est::run_spectral(teacher, cfg);
       std::vector<std::string> non_finite;  // parts of the output whose outcome is not finite

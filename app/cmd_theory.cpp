@@ -63,6 +63,7 @@ void register_theory(CLI::App& app, Runner& run) {
   cmd->add_option("--out", *out, "write the JSON here (atomically) instead of stdout");
   cmd->callback([&run, flags, alpha, out] {
     run = [flags, alpha, out] {
+      if (!out->empty()) check_output_file("--out", *out);  // before any work: nothing half-done, nothing left
       const theory::ModelConfig model = flags->model();
       const nlohmann::json j = flags->merged();
       const auto alphas = parse_number_list("--alpha", *alpha);

@@ -19,6 +19,7 @@
 #include "app/cli.hpp"
 #include "build_info.hpp"
 #include "estimators/data.hpp"
+#include "numerics/interrupt.hpp"
 
 namespace hmi::app {
 
@@ -30,27 +31,59 @@ std::vector<Experiment>& experiment_registry() {
   return registry;
 }
 
+namespace {
+// FNV-1a over the point's JSON text without its checksum field: a point file edited or damaged
+// by anything but write_point (writes are atomic, so only foreign damage) is recomputed, not
+// assembled into a figure with a raw message naming no file. dump() of a parsed point gives the
+// written text back (sorted keys, shortest round-trip numbers).
+std::string point_checksum(nlohmann::json j) {
+  j.erase("checksum");
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : j.dump()) h = (h ^ c) * 1099511628211ull;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+}  // namespace
+
+fs::path RunContext::point_file(const std::string& key) const { return dir_ / "points" / (key + ".json"); }
+
+PointState RunContext::point_state(const std::string& key, std::string* why) const {
+  std::ifstream in(point_file(key));
+  if (!in) return PointState::missing;
+  auto damaged = [&](const std::string& reason) {
+    if (why) *why = reason;
+    return PointState::damaged;
+  };
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const std::exception&) {
+    return damaged("not valid JSON");
+  }
+  if (!j.is_object() || !j.value("complete", false)) return damaged("not marked complete");
+  if (!j.contains("key") || j["key"] != key) return damaged("its key is not " + key);
+  if (!j.contains("checksum") || j["checksum"] != point_checksum(j)) return damaged("checksum mismatch");
+  return PointState::done;
+}
+
 nlohmann::json RunContext::point(const std::string& key) const {
-  std::ifstream in(dir_ / "points" / (key + ".json"));
-  if (!in) throw std::runtime_error("point " + key + " is missing from " + dir_.string());
+  std::string why;
+  if (point_state(key, &why) != PointState::done)
+    throw std::runtime_error("point file " + point_file(key).string() + " is " + (why.empty() ? "missing" : "damaged (" + why + ")") +
+                             ": rerun the same command to recompute it");
+  std::ifstream in(point_file(key));
   return nlohmann::json::parse(in);
 }
 
-bool RunContext::has_point(const std::string& key) const {
-  std::ifstream in(dir_ / "points" / (key + ".json"));
-  if (!in) return false;
-  try {
-    const auto j = nlohmann::json::parse(in);
-    return j.is_object() && j.value("complete", false);
-  } catch (const std::exception&) {
-    return false;  // unreadable: recompute (writes are atomic, so this means foreign damage)
-  }
-}
+bool RunContext::has_point(const std::string& key) const { return point_state(key) == PointState::done; }
 
 void RunContext::write_point(const std::string& key, const nlohmann::json& j) const {
   nlohmann::json out = j;
   out["complete"] = true;
-  reports::write_json_atomic(dir_ / "points" / (key + ".json"), out);
+  out["key"] = key;
+  out["checksum"] = point_checksum(out);
+  reports::write_json_atomic(point_file(key), out);
 }
 
 nlohmann::json series(const std::string& label, const std::string& style, const std::vector<double>& x,
@@ -73,6 +106,10 @@ std::vector<double> logspace(double lo, double hi, int n) {
 }
 
 namespace {
+
+// Run folder format: 2 = points carry their key and a checksum (2026-12); a folder of format 1
+// is refused with a message rather than half-resumed.
+constexpr int kRunFormat = 2;
 
 // Presets. Sizes are chosen for the time budgets of the issue on a 2-core machine:
 // quick < 3 min, default < 10 min, full < 1 h.
@@ -252,7 +289,17 @@ void validate_config(const nlohmann::json& c, const std::string& preset) {
     throw UsageError(std::string("model.") + e.what());
   }
   const int P = m.num_directions();
+  // Every sweep has p <= d <= 20000: a larger p leaves no valid d (say so here, not as a
+  // contradictory range on the first section's d).
+  if (P > 20000) refuse("model.p", P, "must be <= 20000 in hmi reproduce: every sweep needs d >= p and d <= 20000");
   const nlohmann::json preset_config = builtin_config(preset);
+  bool any = false;
+  for (const auto& [name, s] : c.items()) any = any || (preset_config.contains(name) && preset_config[name].is_object() && name != "model");
+  if (!any) {
+    std::string names;
+    for (const auto& e : experiment_registry()) names += (names.empty() ? "" : ", ") + e.name;
+    throw UsageError("config = every experiment section null (nothing would run: must keep at least one of " + names + ")");
+  }
   for (const auto& [name, s] : c.items()) {
     if (name == "model" || !preset_config.contains(name) || !preset_config[name].is_object()) continue;
     if (!s.is_object()) refuse(name, s, "must be an object (or null to skip this experiment)");
@@ -327,6 +374,7 @@ volatile std::sig_atomic_t g_interrupted = 0;
 // default action): every file is written by rename, so that too leaves nothing half-written.
 void on_signal(int sig) {
   g_interrupted = 1;
+  request_interrupt();  // inner loops stop within about a second (numerics/interrupt.hpp)
   std::signal(sig, SIG_DFL);
 }
 
@@ -362,6 +410,7 @@ nlohmann::json builtin_config(const std::string& preset) {
   nlohmann::json c = nlohmann::json::parse(kDefault);
   c.merge_patch(preset_changes(preset));
   c["preset"] = preset;
+  c["threads"] = default_threads();  // not part of a run's identity: results do not depend on it
   return c;
 }
 
@@ -381,11 +430,12 @@ void register_reproduce(CLI::App& app, Runner& run) {
     std::string config, out;
     int threads = 0;
     CLI::Option* threads_opt = nullptr;
+    CLI::Option* config_opt = nullptr;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_flag("--quick", o->quick, "small sizes, same figures (CI smoke test, < 3 min)");
   cmd->add_flag("--full", o->full, "publication scale (larger d, more seeds; < 1 h here)");
-  cmd->add_option("--config", o->config,
+  o->config_opt = cmd->add_option("--config", o->config,
                   "JSON file merged over the built-in configuration (see --print-config; a section set to null is skipped)");
   cmd->add_option("--out", o->out,
                   "run folder (default runs/<preset>); an interrupted run (Ctrl-C: exit 130) resumes there");
@@ -397,6 +447,7 @@ void register_reproduce(CLI::App& app, Runner& run) {
       if (o->quick && o->full) throw UsageError("--quick and --full (choose at most one)");
       const std::string preset = o->quick ? "quick" : (o->full ? "full" : "default");
       nlohmann::json user = nlohmann::json::object();
+      if (o->config_opt->count() > 0 && o->config.empty()) throw UsageError("--config = '' (must name a JSON file)");
       if (!o->config.empty()) user = read_json_config("--config", o->config);
       if (o->threads_opt->count() > 0) {
         if (o->threads < 1 || o->threads > 256)
@@ -404,16 +455,25 @@ void register_reproduce(CLI::App& app, Runner& run) {
         user["threads"] = o->threads;
       }
       const nlohmann::json config = reproduce_config(preset, user, o->config.empty() ? "--threads" : o->config);
+      const fs::path dir = o->out.empty() ? fs::path("runs") / preset : fs::path(o->out);
+      // Plan every experiment before anything is created: an experiment's own checks (e.g.
+      // information.bracket.d) refuse bad input here, so a refused run leaves no folder behind,
+      // and --print-config accepts exactly what a run accepts.
+      RunContext ctx(dir, config, config["threads"]);
+      std::vector<Task> tasks;
+      for (const auto& e : experiment_registry())
+        if (config.contains(e.name))
+          for (auto& t : e.plan(ctx)) tasks.push_back(std::move(t));
       if (o->print_config) {
         std::cout << config.dump(2) << std::endl;
         return 0;
       }
-      const fs::path dir = o->out.empty() ? fs::path("runs") / preset : fs::path(o->out);
       // A folder holding another configuration's run is not touched: nothing the user kept is lost.
       const fs::path cfg_file = dir / "config.json";
       // What the folder records: the configuration and the data generator its points were drawn with.
       nlohmann::json on_disk = config;
       on_disk["data_generator"] = est::kGeneratorId;
+      on_disk["run_format"] = kRunFormat;
       if (fs::exists(dir) && !fs::is_directory(dir))
         throw UsageError("--out = '" + dir.string() + "' (is a file: must be a run folder or a new path)");
       if (fs::exists(cfg_file)) {
@@ -430,7 +490,15 @@ void register_reproduce(CLI::App& app, Runner& run) {
           throw UsageError("--out = '" + dir.string() + "' (holds a run made with the data generator '" + generator +
                            "', this build uses '" + est::kGeneratorId +
                            "': its points cannot be mixed; choose another folder or delete it)");
-        if (old != on_disk)
+        // The thread count is not part of a run's identity: results do not depend on it.
+        nlohmann::json old_id = old, new_id = on_disk;
+        old_id.erase("threads");
+        new_id.erase("threads");
+        if (old.value("run_format", 1) != kRunFormat)
+          throw UsageError("--out = '" + dir.string() + "' (holds a run of an older format (" +
+                           std::to_string(old.value("run_format", 1)) + ", this build writes " + std::to_string(kRunFormat) +
+                           "): its points cannot be resumed; choose another folder or delete it)");
+        if (old_id != new_id)
           throw UsageError("--out = '" + dir.string() +
                            "' (holds a run with a different configuration: choose another folder or delete it)");
       } else if (fs::exists(dir)) {
@@ -441,26 +509,24 @@ void register_reproduce(CLI::App& app, Runner& run) {
       fs::create_directories(dir);
       lock_run_folder(dir);
       remove_stale_temporaries(dir);  // safe under the lock: no other writer
-      reports::write_json_atomic(cfg_file, on_disk);  // first: from here on the folder is a run folder
+      if (!fs::exists(cfg_file)) reports::write_json_atomic(cfg_file, on_disk);  // first: from here on the folder is a run folder
       fs::create_directories(dir / "points");
 
-      RunContext ctx(dir, config, config["threads"]);
       std::signal(SIGINT, on_signal);
       std::signal(SIGTERM, on_signal);
       const auto t0 = Clock::now();
-
-      // Plan: all tasks of all experiments whose section is configured.
-      std::vector<Task> tasks;
-      for (const auto& e : experiment_registry())
-        if (config.contains(e.name))
-          for (auto& t : e.plan(ctx)) tasks.push_back(std::move(t));
       double total = 0, done_cost = 0, skipped_cost = 0;
       int skipped = 0;
       for (const auto& t : tasks) {
         total += t.cost;
-        if (ctx.has_point(t.key)) {
+        std::string why;
+        const PointState st = ctx.point_state(t.key, &why);
+        if (st == PointState::done) {
           skipped_cost += t.cost;
           ++skipped;
+        } else if (st == PointState::damaged) {
+          std::cerr << "[reproduce] point file " << ctx.point_file(t.key).string() << " is damaged (" << why
+                    << "): recomputing it" << std::endl;
         }
       }
       std::cerr << "[reproduce] " << preset << " run in " << dir.string() << ": " << tasks.size() << " points"
@@ -474,7 +540,12 @@ void register_reproduce(CLI::App& app, Runner& run) {
           std::cerr << "[reproduce] interrupted: finished points are kept; rerun the same command to resume" << std::endl;
           return 130;
         }
-        ctx.write_point(t.key, t.run());
+        try {
+          ctx.write_point(t.key, t.run());
+        } catch (const Interrupted&) {  // a signal inside the point: it is dropped, the finished ones kept
+          std::cerr << "[reproduce] interrupted: finished points are kept; rerun the same command to resume" << std::endl;
+          return 130;
+        }
         done_cost += t.cost;
         const double el = std::chrono::duration<double>(Clock::now() - t_tasks).count();
         const double left = (total - skipped_cost - done_cost) * el / done_cost;
@@ -492,7 +563,13 @@ void register_reproduce(CLI::App& app, Runner& run) {
           return 130;
         }
         std::cerr << "[reproduce] assembling " << e.name << std::endl;
-        const Assembled a = e.assemble(ctx);
+        Assembled a;
+        try {
+          a = e.assemble(ctx);
+        } catch (const Interrupted&) {
+          std::cerr << "[reproduce] interrupted: every point is kept; rerun the same command to finish" << std::endl;
+          return 130;
+        }
         for (const auto& f : a.figures) {
           reports::write_json_atomic(dir / "data" / (f["id"].get<std::string>() + ".json"), f);
           figures.push_back(f["id"]);
@@ -518,10 +595,13 @@ void register_reproduce(CLI::App& app, Runner& run) {
       reports::write_json_atomic(dir / "report.json", report);
       std::cerr << "[reproduce] report: " << (dir / "report.json").string() << std::endl;
       if (!o->no_render) {
+        // An argument vector, never a shell: the folder name is the user's text (quotes, $(...),
+        // newlines); made absolute so that a name starting with '-' is not read as an option.
         const std::string script = std::string(build::source_dir) + "/reports/render.py";
-        const std::string cmdline = "/usr/bin/python3 '" + script + "' '" + dir.string() + "' --quiet";
-        if (std::system(cmdline.c_str()) != 0)
-          throw std::runtime_error("rendering failed (" + cmdline + "); the data and report.json are complete");
+        const int rc = run_program({"/usr/bin/python3", script, fs::absolute(dir).string(), "--quiet"});
+        if (rc != 0)
+          throw std::runtime_error("rendering failed (reports/render.py exit " + std::to_string(rc) +
+                                   "); the data and report.json are complete");
         std::cerr << "[reproduce] open " << (fs::absolute(dir) / "index.html").string() << std::endl;
       }
       std::cout << claims.size() - failed << " passed, " << failed << " failed" << std::endl;

@@ -28,6 +28,9 @@ struct Task {
   std::function<nlohmann::json()> run;
 };
 
+/// A point file's state: absent, finished, or present but damaged (recomputed, with a note).
+enum class PointState { missing, done, damaged };
+
 class RunContext {
  public:
   RunContext(std::filesystem::path dir, nlohmann::json config, int threads)
@@ -38,6 +41,9 @@ class RunContext {
   /// The stored point (after the tasks ran). Throws if missing.
   nlohmann::json point(const std::string& key) const;
   bool has_point(const std::string& key) const;
+  /// `why` receives the reason when damaged.
+  PointState point_state(const std::string& key, std::string* why = nullptr) const;
+  std::filesystem::path point_file(const std::string& key) const;
   void write_point(const std::string& key, const nlohmann::json& j) const;
 
  private:

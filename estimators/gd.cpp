@@ -8,6 +8,7 @@
 #include <xtensor/xview.hpp>
 
 #include "estimators/blas_kernels.hpp"
+#include "numerics/interrupt.hpp"
 #include "theory/numerics.hpp"
 
 namespace hmi::est {
@@ -239,6 +240,7 @@ GdResult run_gd(const Teacher& t, std::uint64_t n, const GdConfig& cfg, const Gd
   res.status = "completed";
   std::uint64_t cursor = 0;
   for (int step = 0; step < cfg.steps; ++step) {
+    throw_if_interrupted();
     double sum_r, sum_r2;
     const bool full = batch == n;
     pass(cursor, batch, true, sum_r, sum_r2);

@@ -9,6 +9,7 @@
 #include <xtensor/xview.hpp>
 
 #include "estimators/blas_kernels.hpp"
+#include "numerics/interrupt.hpp"
 
 namespace hmi::est {
 namespace {
@@ -123,6 +124,7 @@ ReadoutResult fit_ridge(const Teacher& t, const xt::xtensor<double, 2>& U, const
   const std::uint64_t stream = cfg.same_samples ? kTrainStream : kReadoutStream;
   const std::uint64_t first = cfg.same_samples ? 0 : cfg.first;
   for (std::uint64_t i0 = 0; i0 < cfg.samples; i0 += block) {
+    throw_if_interrupted();
     const int rows = int(std::min<std::uint64_t>(block, cfg.samples - i0));
     generate_inputs(t, first + i0, rows, X.data(), cfg.threads, stream);
     labels(t, first + i0, rows, X.data(), Z.data(), y.data(), stream);
@@ -208,6 +210,7 @@ RiskEstimate test_risk(const Teacher& t, const Student& s, std::uint64_t samples
   double sum = 0, sum2 = 0;
   bool finite = true;
   for (std::uint64_t i0 = 0; i0 < samples; i0 += block) {
+    throw_if_interrupted();
     const int rows = int(std::min<std::uint64_t>(block, samples - i0));
     generate_inputs(t, first + i0, rows, X.data(), threads, kTestStream);
     blas::gemm(rows, t.p, d, X.data(), t.W.data(), Z.data());

@@ -104,7 +104,13 @@ void write_atomic(const std::filesystem::path& path, const std::string& text) {
       throw std::runtime_error("cannot write " + tmp.string());
     }
   }
-  std::filesystem::rename(tmp, path);
+  std::error_code renamed;
+  std::filesystem::rename(tmp, path, renamed);
+  if (renamed) {  // e.g. `path` is a directory: leave no temporary behind
+    std::error_code ignored;
+    std::filesystem::remove(tmp, ignored);
+    throw std::runtime_error("cannot write " + path.string() + " (" + renamed.message() + ")");
+  }
   // The rename is durable only once the directory entry is on disk: fsync the directory.
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
   if (fd < 0) throw std::runtime_error("cannot open " + dir.string() + " to make the write of " + path.string() + " durable");

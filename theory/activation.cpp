@@ -1,5 +1,7 @@
 #include "theory/activation.hpp"
 
+#include "theory/model.hpp"  // brief_text
+
 #include <cmath>
 #include <numbers>
 #include <sstream>
@@ -27,12 +29,12 @@ Activation hermite_series(const std::string& spec, const std::string& list) {
       used = 0;
     }
     if (used != item.size() || item.empty() || !std::isfinite(v))
-      throw std::invalid_argument("activation = '" + spec +
+      throw std::invalid_argument("activation = '" + brief_text(spec, 1 << 20) +
                                   "' (hermite coefficients must be finite numbers separated by commas)");
     c.push_back(v);
   }
   if (c.empty() || c.size() > 13)
-    throw std::invalid_argument("activation = '" + spec + "' (hermite list needs 1 to 13 coefficients)");
+    throw std::invalid_argument("activation = '" + brief_text(spec, 1 << 20) + "' (hermite list needs 1 to 13 coefficients)");
   bool even = true;
   for (std::size_t j = 1; j < c.size(); j += 2) even = even && c[j] == 0.0;
   // sigma = sum_j c_j/j! He_j ; sigma' = sum_{j>=1} c_j/(j-1)! He_{j-1}.
@@ -72,7 +74,7 @@ Activation make_activation(const std::string& spec) {
   if (spec.rfind("hermite:", 0) == 0) return hermite_series(spec, spec.substr(8));
   std::string allowed;
   for (const auto& n : activation_names()) allowed += n + "|";
-  throw std::invalid_argument("activation = '" + spec + "' (must be one of " + allowed + "hermite:c0,c1,...)");
+  throw std::invalid_argument("activation = '" + brief_text(spec, 1 << 20) + "' (must be one of " + allowed + "hermite:c0,c1,...)");
 }
 
 ActivationSummary analyse(const Activation& sigma) {

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <sstream>
 #include <stdexcept>
@@ -44,6 +45,10 @@ std::vector<double> parse_list(const std::string& s) {
     }
     if (used != item.size() || !std::isfinite(v) || v == 0.0)
       bad("amplitudes", "'" + s + "'", "must be normalized, raw, or a comma-separated list of finite non-zero numbers");
+    // lambda_k^2 Var sigma and sums of such terms must stay finite (1e308 squared is inf, and
+    // the label variance, the thresholds and the Gram weights would all be inf or NaN).
+    if (std::abs(v) > 1e100)
+      bad("amplitudes", "'" + s + "'", "must be a list of non-zero numbers of magnitude <= 1e100, so that the label variance is finite");
     out.push_back(v);
   }
   if (out.empty() || s.back() == ',')
@@ -89,8 +94,9 @@ void ModelConfig::validate() const {
   } catch (const std::invalid_argument& e) {
     // Its message echoes the whole spec: shorten the echo so a huge value stays one short line.
     std::string msg = e.what();
-    if (const auto at = msg.find(activation); activation.size() > 60 && at != std::string::npos)
-      msg.replace(at, activation.size(), brief_text(activation));
+    const std::string shown = brief_text(activation, 1 << 20);  // as the message echoes it
+    if (const auto at = msg.find(shown); activation.size() > 60 && at != std::string::npos)
+      msg.replace(at, shown.size(), brief_text(activation));
     throw std::invalid_argument(msg);
   }
   if (!is_mode(amplitudes)) {
@@ -149,7 +155,20 @@ std::string short_number(double v) {
 
 std::string brief_text(const std::string& s, std::size_t max) {
   if (max < 4) max = 4;
-  return s.size() <= max ? s : s.substr(0, max - 3) + "...";
+  std::string t = s.size() <= max ? s : s.substr(0, max - 3) + "...";
+  // Control characters shown as \xNN: a NUL would cut the message (what() is a C string) and a
+  // newline would break the one-line rule.
+  std::string out;
+  for (unsigned char c : t) {
+    if (c < 0x20 || c == 0x7f) {
+      char buf[5];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += char(c);
+    }
+  }
+  return out;
 }
 
 void to_json(nlohmann::json& j, const ModelConfig& c) {

@@ -10,6 +10,8 @@
 #include <string>
 #include <thread>
 
+#include "numerics/interrupt.hpp"
+
 extern "C" void dstev_(const char* jobz, const int* n, double* d, double* e, double* z,
                        const int* ldz, double* work, int* info);
 
@@ -170,7 +172,10 @@ Estimate gaussian_expectation(const std::function<double(double)>& f, const std:
 
 void parallel_for(int jobs, int workers, const std::function<void(int)>& f) {
   if (workers <= 1 || jobs <= 1) {
-    for (int j = 0; j < jobs; ++j) f(j);
+    for (int j = 0; j < jobs; ++j) {
+      throw_if_interrupted();
+      f(j);
+    }
     return;
   }
   std::vector<std::exception_ptr> failure(workers);
@@ -178,7 +183,10 @@ void parallel_for(int jobs, int workers, const std::function<void(int)>& f) {
   for (int w = 0; w < workers; ++w)
     pool.emplace_back([&, w] {
       try {
-        for (int j = w; j < jobs; j += workers) f(j);
+        for (int j = w; j < jobs; j += workers) {
+          throw_if_interrupted();  // rethrown below, like any worker's exception
+          f(j);
+        }
       } catch (...) {
         failure[w] = std::current_exception();
       }

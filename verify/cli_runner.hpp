@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace hmi::verify {
 
 inline std::filesystem::path hmi_binary() {
@@ -116,6 +118,18 @@ inline Outcome wait_hmi(const Process& p, double timeout_s = 120) {
 /// Runs hmi to completion in `scratch`.
 inline Outcome run_hmi(const std::vector<std::string>& args, const std::filesystem::path& scratch, double timeout_s = 120) {
   return wait_hmi(start_hmi(args, scratch / "stdout.txt", scratch / "stderr.txt"), timeout_s);
+}
+
+/// A reproduce configuration holding only the sections of `cfg`: every other experiment section
+/// of the quick preset (others are added over time) is set to null, i.e. skipped, so a test's
+/// cost stays what it chose.
+inline std::string only_sections(nlohmann::json cfg, const std::filesystem::path& scratch) {
+  const auto printed = run_hmi({"reproduce", "--quick", "--print-config"}, scratch, 60);
+  if (printed.exit_code != 0) throw std::runtime_error("hmi reproduce --print-config failed: " + printed.err);
+  const auto preset = nlohmann::json::parse(printed.out);  // named: items() must not outlive it
+  for (const auto& [key, value] : preset.items())
+    if (value.is_object() && key != "model" && !cfg.contains(key)) cfg[key] = nullptr;
+  return cfg.dump(2);
 }
 
 /// Number of lines of a text (a last line without '\n' counts).

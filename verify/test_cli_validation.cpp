@@ -94,7 +94,7 @@ const std::vector<Bad>& table() {
       {"simulate", {"--d", "50", "--alpha", "inf"}, "", "alpha", "inf"},
       {"simulate", {"--d", "50", "--lr", "1e-400"}, "", "lr", "1e-400"},  // underflow to 0: echoed as written
       {"simulate", {"--d", "10", "--alpha", "1e-3"}, "", "alpha", "0.001"},
-      {"simulate", {"--d", "50", "--threads", "0"}, "", "threads", "0"},
+      {"simulate", {"--d", "50", "--threads", "-1"}, "", "threads", "-1"},  // 0 = the CPUs available (issue 16 item 13)
       {"simulate", {"--d", "50", "--block", "0"}, "", "block", "0"},
       {"simulate", {"--d", "50", "--top", "51"}, "", "top", "51"},
       {"simulate", {"--d", "50", "--config", "{CFG}"}, R"({"d": 50, "threads": 1.5})", "threads", "1.5"},
@@ -129,6 +129,27 @@ const std::vector<Bad>& table() {
       {"reproduce", {"--quick", "--config", "{CFG}"}, R"({"model": null})", "model", "null"},
       {"reproduce", {"--quick", "--config", "{CFG}"}, R"({"risk": {"seeds": -1}})", "risk.seeds", "-1"},
       {"reproduce", {"--quick", "--config", "{CFG}"}, R"({"gd": {"steps": 0}})", "gd.steps", "0"},
+      // ---- issue 16: every input refused before anything is created ----
+      // Item 5: an experiment's own rules (checked when it plans) run before the folder exists.
+      {"reproduce", {"--quick", "--config", "{CFG}"}, R"({"information": {"bracket": {"d": 1000000}}})", "information.bracket.d", "1000000"},
+      {"reproduce", {"--quick", "--config", "{CFG}"}, R"({"information": {"kmax": 1000000000000}})", "information.kmax", "1000000000000"},
+      {"reproduce", {"--quick", "--config", "{CFG}"}, R"({"information": {"mc_samples": 4600000000000000000}})", "information.mc_samples", "4600000000000000000"},
+      // Item 6: memory estimated before allocating (2 d x d sums of 20 GB at d = 50000).
+      {"simulate", {"--d", "50000", "--alpha", "200000", "--threads", "2"}, "", "d = 50000", "available"},
+      // Item 12.
+      {"reproduce", {"--quick", "--config", "{CFG}"}, R"({"model": {"p": 100000}})", "model.p", "100000"},
+      {"theory", {"--alpha", "1", "--config", "{CFG}"}, std::string("{\"activation\": \"he2\\u0000x\"}"), "activation", "he2\\x00x"},
+      {"theory", {"--alpha", "1", "--amplitudes", "1e308,1e308"}, "", "amplitudes", "1e308,1e308"},
+      {"simulate", {"--d", "50", "--amplitudes", "1e308,1e308"}, "", "amplitudes", "1e308,1e308"},
+      {"theory", {"--alpha", "1", "--config", "{CFG}"}, R"({"gamma": 1, "gamma": 2})", "gamma", "twice"},
+      {"reproduce", {"--quick", "--config", "{CFG}"}, R"({"cascade": {"d": 300, "d": 400}})", "'d'", "twice"},
+      {"theory", {"--alpha", "1", "--config", ""}, "", "--config", "''"},
+      {"reproduce", {"--quick", "--config", ""}, "", "--config", "''"},
+      {"theory", {"--alpha", "1", "--config", "{CFG}"}, R"({"learner": "gd"})", "learner", "another hmi subcommand"},
+      {"simulate", {"--d", "50", "--config", "{CFG}"}, R"({"method": "exact"})", "method", "another hmi subcommand"},
+      {"reproduce", {"--quick", "--config", "{CFG}"},
+       R"({"cascade": null, "spectrum": null, "thresholds": null, "finite_size": null, "risk": null, "gd": null, "information": null})",
+       "config", "every experiment section null"},
   };
   return t;
 }
@@ -333,4 +354,81 @@ BOOST_AUTO_TEST_CASE(atomic_write_fsyncs_the_directory) {
   BOOST_TEST(g_file_fsyncs >= 1, "the temporary file is synced before the rename");
   BOOST_TEST(g_dir_fsyncs >= 1, "the directory is synced after the rename");
   BOOST_TEST(nlohmann::json::parse(hmi::verify::read_text(scratch / "report.json"))["ok"] == true);
+}
+
+// ---- issue 16 ----
+
+// Item 5: --print-config accepts exactly what a run accepts (an experiment's own rules too).
+BOOST_AUTO_TEST_CASE(print_config_refuses_what_a_run_refuses) {
+  hmi::verify::ScratchDir scratch("validation-print");
+  const fs::path cfg = scratch / "cfg.json";
+  hmi::verify::write_text(cfg, R"({"information": {"bracket": {"d": 1000000}}})");
+  const Outcome o = hmi::verify::run_hmi({"reproduce", "--quick", "--print-config", "--config", cfg.string()}, scratch.path, 60);
+  BOOST_TEST(o.exit_code == 2, o.err);
+  BOOST_TEST(o.out.empty());
+  BOOST_TEST(o.err.find("information.bracket.d") != std::string::npos, o.err);
+}
+
+// Item 8: an --out that is a directory is refused before any work (exit 2, one line) and
+// leaves no temporary file in it.
+BOOST_AUTO_TEST_CASE(out_that_is_a_directory_leaves_nothing) {
+  hmi::verify::ScratchDir scratch("validation-outdir");
+  const fs::path dir = scratch / "adir";
+  fs::create_directories(dir);
+  const fs::path report = scratch / "r.json";
+  hmi::verify::write_text(report, R"({"claim": "C0", "pass": true, "points": []})");
+  const std::vector<std::vector<std::string>> cases{
+      {"theory", "--alpha", "1", "--out", dir.string()},
+      {"simulate", "--d", "50", "--out", dir.string()},
+      {"report", "compare", report.string(), report.string(), "--json", dir.string()},
+      {"theory", "--alpha", "1", "--out", (scratch / "no" / "such" / "x.json").string()}};
+  for (const auto& args : cases) {
+    const Outcome o = hmi::verify::run_hmi(args, scratch.path, 60);
+    BOOST_TEST_CONTEXT(args[0] << " -> " << o.exit_code << ": " << o.err) {
+      BOOST_TEST(o.exit_code == 2);
+      BOOST_TEST(hmi::verify::line_count(o.err) == 1);
+      BOOST_TEST(states_rule(o.err));
+      BOOST_TEST(fs::is_empty(dir), "nothing written into the directory");
+      BOOST_TEST(!fs::exists(scratch / "no"), "no folder created");
+    }
+  }
+}
+
+// Item 10: malformed reports, duplicate claim ids and reports of different configurations are
+// refused with one line naming the file and the problem (exit 2); a valid pair still compares.
+BOOST_AUTO_TEST_CASE(report_compare_refuses_what_it_cannot_compare) {
+  hmi::verify::ScratchDir scratch("validation-compare");
+  const fs::path good = scratch / "good.json", bad = scratch / "bad.json";
+  const std::string ok = R"({"config": {"preset": "default", "threads": 2}, "claims": [{"id": "C1", "pass": true,
+      "points": [{"label": "x", "measured": 1.0, "tolerance": 0.1}]}]})";
+  hmi::verify::write_text(good, ok);
+  struct Case {
+    std::string text, expect;
+  };
+  const std::vector<Case> cases{
+      {R"({"claims": [{"id": 5, "pass": true}]})", "claim id 5"},
+      {R"({"claims": [{"id": "C1", "pass": true, "points": 5}]})", "points = 5"},
+      {R"({"claims": [{"id": "C1", "pass": true, "points": [{"label": "x", "measured": "high"}]}]})", "point"},
+      {R"({"claims": [{"id": "C1", "pass": true}, {"id": "C1", "pass": false}]})", "appears twice"},
+      {R"({"config": {"preset": "quick", "threads": 2}, "claims": [{"id": "C1", "pass": true}]})", "different configurations"},
+      {"", "directory"}};
+  for (const auto& c : cases) {
+    fs::remove_all(bad);
+    if (c.text.empty()) fs::create_directories(bad);
+    else hmi::verify::write_text(bad, c.text);
+    const Outcome o = hmi::verify::run_hmi({"report", "compare", good.string(), bad.string()}, scratch.path, 60);
+    BOOST_TEST_CONTEXT(c.text << " -> " << o.exit_code << ": " << o.err) {
+      BOOST_TEST(o.exit_code == 2);
+      BOOST_TEST(hmi::verify::line_count(o.err) == 1);
+      BOOST_TEST(o.err.find(c.expect) != std::string::npos);
+      BOOST_TEST((o.err.find(bad.string()) != std::string::npos || c.expect == "different configurations"));
+    }
+  }
+  // Control: the same configuration with another thread count compares (threads are not identity).
+  fs::remove_all(bad);
+  hmi::verify::write_text(bad, R"({"config": {"preset": "default", "threads": 1}, "claims": [{"id": "C1", "pass": true,
+      "points": [{"label": "x", "measured": 1.05, "tolerance": 0.1}]}]})");
+  const Outcome o = hmi::verify::run_hmi({"report", "compare", good.string(), bad.string()}, scratch.path, 60);
+  BOOST_TEST(o.exit_code == 0, o.err);
+  BOOST_TEST(o.out.find("no regression") != std::string::npos, o.out);
 }

@@ -34,13 +34,7 @@ const char* kConfig = R"({"threads": 1, "theory_samples": 4096,
 constexpr int kPoints = 6 + 2 + 8;
 
 std::string test_config(const std::filesystem::path& scratch) {
-  auto cfg = nlohmann::json::parse(kConfig);
-  const auto printed = hmi::verify::run_hmi({"reproduce", "--quick", "--print-config"}, scratch, 60);
-  BOOST_REQUIRE_MESSAGE(printed.exit_code == 0, printed.err);
-  const auto preset = nlohmann::json::parse(printed.out);  // named: items() must not outlive it
-  for (const auto& [key, value] : preset.items())
-    if (value.is_object() && key != "model" && !cfg.contains(key)) cfg[key] = nullptr;
-  return cfg.dump(2);
+  return hmi::verify::only_sections(nlohmann::json::parse(kConfig), scratch);
 }
 
 std::vector<std::string> command(const fs::path& cfg, const fs::path& out) {
