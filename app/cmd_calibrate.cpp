@@ -281,27 +281,30 @@ void register_calibrate(CLI::App& app, Runner& run) {
             } catch (const std::exception&) {
               continue;  // not a report (reports are written atomically, so never half a report)
             }
-            if (!j.is_object() || !j.contains("claim") || !j["pass"].is_boolean()) continue;
+            if (!j.is_object() || !j.contains("claim") || !j.value("pass", nlohmann::json()).is_boolean()) continue;
+            // The typed claim report (the same reader for every suite's wrong predictions).
+            reports::ClaimReport rep;
+            try {
+              rep = reports::ClaimReport::from_json(j);
+            } catch (const std::invalid_argument&) {
+              continue;  // not a claim report of this build's schema
+            }
             auto& t = tally_of(name, f.stem().string());
-            t.claim = j["claim"].is_string() ? j["claim"].get<std::string>() : "";
+            t.claim = rep.claim;
             seen[t.report].push_back(m);
             ++t.runs;
             if (!j["pass"].get<bool>()) {
               ++t.false_alarms;
               t.failed_seeds.push_back(m);
             }
-            if (!j["extra"].is_object() || !j["extra"]["wrong_predictions"].is_array()) continue;
-            for (const auto& w : j["extra"]["wrong_predictions"]) {
-              if (!w.is_object()) continue;
-              auto field = [&](const char* k) { return w.contains(k) ? w.at(k) : nlohmann::json(); };
-              const std::string pred = field("prediction").is_string() ? field("prediction").get<std::string>() : "?";
-              if (!t.wrong.count(pred)) t.wrong_order.push_back(pred);
-              auto& wt = t.wrong[pred];
+            for (const auto& w : rep.wrong_predictions) {
+              if (!t.wrong.count(w.name)) t.wrong_order.push_back(w.name);
+              auto& wt = t.wrong[w.name];
               ++wt.runs;
-              if (field("rejected") == true) ++wt.detected;
+              if (w.rejected) ++wt.detected;
               else wt.missed.push_back(m);
-              wt.blind_spot = wt.blind_spot || field("known_blind_spot") == true;
-              wt.unasserted = wt.unasserted || field("asserted") == false;
+              wt.blind_spot = wt.blind_spot || w.kind == reports::WrongPrediction::Kind::blind_spot;
+              wt.unasserted = wt.unasserted || w.kind != reports::WrongPrediction::Kind::asserted;
             }
           }
         }

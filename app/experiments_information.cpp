@@ -300,8 +300,10 @@ Assembled assemble(const RunContext& ctx) {
   theory_claim(1.0, 1.0, rt);
   {
     reports::ClaimReport w1, w2;
-    rt.extra["wrong_predictions"] = {{{"prediction", "exponent 2γ x 1.2"}, {"rejected", !theory_claim(1.2, 1.0, w1)}},
-                                     {{"prediction", "oracle thresholds x 0.5"}, {"rejected", !theory_claim(1.0, 0.5, w2)}}};
+    theory_claim(1.2, 1.0, w1);
+    theory_claim(1.0, 0.5, w2);
+    rt.reject("exponent 2γ x 1.2", w1);
+    rt.reject("oracle thresholds x 0.5", w2);
   }
   nlohmann::json seq_json = nlohmann::json::object();
   for (const auto& s : seqs) {
@@ -376,8 +378,7 @@ Assembled assemble(const RunContext& ctx) {
     std::vector<theory::Estimate> predicted;
     for (std::size_t j = 0; j < cells.size(); ++j) predicted.push_back(p.truth.curve[j].overlap[cells[j].k - 1]);
     verify::check_bracket_overlaps(rb, cells, p.thresholds, predicted);
-    rb.extra["wrong_predictions"] = {
-        {{"prediction", "spectral attains the oracle threshold"}, {"rejected", !verify::compare_bracket(cells, oracle).pass()}}};
+    rb.reject("spectral attains the oracle threshold", verify::compare_bracket(cells, oracle));
     rb.extra["thresholds_theory_B"] = p.thresholds;
     rb.extra["thresholds_oracle"] = oracle;
     rb.config = {{"model", run}, {"d", c.d}, {"seeds", c.seeds}, {"directions", c.directions}, {"factors", kFactors}};

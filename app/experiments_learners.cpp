@@ -135,23 +135,16 @@ const RegisterExperiment risk{{
         ++color;
       }
       compare(claim, nullptr, theory::Method::automatic);
-      nlohmann::json wrong = nlohmann::json::array();
+      // Blind spots are declared with the wrong models (verify/claims/spectral.cpp: Delta x 2 for
+      // C4); verify/test_c4_risk.cpp rejects gamma, mu_2, Theory A and "no parametric tail".
       auto record_wrong = [&](const std::string& name, const std::function<void(theory::ModelConfig&)>& change,
-                              theory::Method method) {
+                              theory::Method method, reports::WrongPrediction::Kind kind) {
         reports::ClaimReport bad;
         compare(bad, change, method);
-        int failed = 0;
-        for (const auto& pt : bad.points) failed += !pt.pass;
-        // Delta x 2 is a known blind spot here: at Delta = 0.1 the noise enters the excess risk only
-        // through the readout variance and the overlaps near thresholds; measured failing points
-        // 3/12 (quick), 1/18 (default), 0/27 (full, d = 600): the doubled noise moves R by less than
-        // 3 SE + 3 %. verify/test_c4_risk.cpp rejects gamma, mu_2, Theory A and "no parametric tail".
-        wrong.push_back({{"prediction", name}, {"rejected", !bad.pass()}, {"failed_points", failed}, {"points", bad.points.size()},
-                         {"known_blind_spot", name == "Delta x 2"}});
+        claim.reject(name, bad, kind);
       };
-      for (const auto& w : verify::wrong_predictions()) record_wrong(w.name, w.change, theory::Method::automatic);
-      record_wrong("Theory A overlaps (leading order)", nullptr, theory::Method::leading);
-      claim.extra["wrong_predictions"] = wrong;
+      for (const auto& w : verify::wrong_predictions()) record_wrong(w.name, w.change, theory::Method::automatic, w.kind_for("C4"));
+      record_wrong("Theory A overlaps (leading order)", nullptr, theory::Method::leading, reports::WrongPrediction::Kind::asserted);
       theory::ModelConfig base = risk_model(ctx, 1.0);
       std::ostringstream cap;
       cap << "Excess test error E[(f* − f̂)²] of the two-stage learner (spectral first layer of width m = " << m

@@ -92,10 +92,7 @@ reports::ClaimReport claim_with_wrong(const RunContext& ctx, const std::vector<v
                                       reports::ClaimReport (*compare)(const std::vector<verify::Cell>&,
                                                                       const theory::SpectralPrediction&,
                                                                       const theory::SpectralPrediction&)) {
-  auto r = compare(cells, p.truth, p.truth);
-  nlohmann::json wrong = nlohmann::json::array();
-  for (const auto& [name, pred] : p.wrong) wrong.push_back({{"prediction", name}, {"rejected", !compare(cells, pred, p.truth).pass()}});
-  r.extra["wrong_predictions"] = wrong;
+  auto r = verify::judge_spectral(cells, p.truth, p.wrong, compare);
   r.extra["theory_method"] = theory::to_string(p.truth.method);
   r.extra["theory_numerical_error"] = p.truth.numerical_error;
   r.config = {{"model", model_of(ctx)}};

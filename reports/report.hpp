@@ -24,6 +24,19 @@ struct Point {
   bool pass = false;
 };
 
+/// A deliberately wrong prediction, compared with the same measurements as the true one: the
+/// evidence that a claim's comparison can fail. `hmi calibrate` counts how often each is
+/// rejected over master seeds.
+struct WrongPrediction {
+  std::string name;
+  bool rejected = false;
+  /// How the suite treats it: asserted (its test fails unless rejected), a declared blind spot
+  /// (a known limit at reachable sizes, recorded and not asserted), or recorded only (neither).
+  enum class Kind { asserted, blind_spot, recorded } kind = Kind::asserted;
+  int failed_points = -1, points = -1;  ///< of the wrong prediction's own comparison; -1 if none
+  std::string rejected_by;              ///< which parts rejected it, when the claim has parts
+};
+
 struct ClaimReport {
   std::string claim;  ///< C1..C8
   std::string title;
@@ -32,13 +45,25 @@ struct ClaimReport {
   std::vector<Point> points;
   std::string tolerance_reason;
   nlohmann::json extra = nlohmann::json::object();  ///< claim-specific details (fits, brackets)
+  std::vector<WrongPrediction> wrong_predictions;  ///< serialised as extra.wrong_predictions
 
   /// Adds a point; pass = |measured - expected| <= tolerance. Returns that verdict.
   bool check(std::string label, double x, double measured, double measured_error, double expected, double tolerance);
   /// Adds a point whose verdict was decided by the caller (brackets, counts).
   bool record(Point p);
   bool pass() const;
+  /// Records a wrong prediction judged by its own comparison (rejected = `bad` fails), with
+  /// its failing-point count and, when labels start with a part tag "(a)", the parts that failed.
+  const WrongPrediction& reject(std::string name, const ClaimReport& bad,
+                                WrongPrediction::Kind kind = WrongPrediction::Kind::asserted);
+  /// Records a wrong prediction whose verdict the caller decided (a count, a bracket).
+  const WrongPrediction& reject(std::string name, bool rejected, WrongPrediction::Kind kind = WrongPrediction::Kind::asserted);
+  /// The asserted wrong predictions that were not rejected (a suite fails on any).
+  std::vector<std::string> missed_rejections() const;
   nlohmann::json to_json() const;
+  /// The inverse of to_json for the fields above (provenance and schema_version are not kept).
+  /// Throws std::invalid_argument naming the field on a malformed report.
+  static ClaimReport from_json(const nlohmann::json& j);
 };
 
 /// Build and run facts: git commit, compiler, build type, BLAS, library versions, date.

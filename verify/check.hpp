@@ -34,6 +34,21 @@ inline double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+/// The suite's side of the claim protocol: every asserted wrong prediction of `r` must have been
+/// rejected (blind spots and recorded ones are printed, not asserted).
+inline void check_rejections(const reports::ClaimReport& r, const std::string& name) {
+  for (const auto& w : r.wrong_predictions) {
+    BOOST_TEST_MESSAGE(name << " wrong prediction '" << w.name << "': " << (w.rejected ? "rejected" : "not rejected")
+                            << (w.points >= 0 ? " (" + std::to_string(w.failed_points) + "/" + std::to_string(w.points) + " points fail" +
+                                                    (w.rejected_by.empty() ? "" : ", in " + w.rejected_by) + ")"
+                                              : std::string())
+                            << (w.kind == reports::WrongPrediction::Kind::blind_spot ? " [declared blind spot]"
+                                : w.kind == reports::WrongPrediction::Kind::recorded ? " [recorded, not asserted]"
+                                                                                      : ""));
+    if (w.kind == reports::WrongPrediction::Kind::asserted) BOOST_TEST(w.rejected, name << " must reject the wrong prediction " << w.name);
+  }
+}
+
 /// Prints the failing points (with the seeds) so a failure is diagnosable from the log.
 inline void print_failures(const reports::ClaimReport& r) {
   for (const auto& p : r.points)

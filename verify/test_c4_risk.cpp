@@ -323,24 +323,8 @@ BOOST_AUTO_TEST_CASE(C4_risk) {
       {.name = "Theory A overlaps", .risk_a = risk_theory(model_a(), kAlphasA, kWidthA, kDa, theory::Method::leading, 16)},
       {.name = "no parametric tail", .risk_a = M.theory_a, .tail_slope = -0.5},
       {.name = "first layer by signed eigenvalue", .risk_a = M.theory_a, .signed_learner = true}};
-  nlohmann::json wrong = nlohmann::json::array();
-  for (const auto& pr : wrong_predictions) {
-    const auto bad = compare(M, pr);
-    int failed = 0;
-    std::string parts;  // which of (a), (b), (c) reject it
-    for (const auto& p : bad.points)
-      if (!p.pass) {
-        ++failed;
-        const std::string part = p.label.substr(0, 3);
-        if (parts.find(part) == std::string::npos) parts += part;
-      }
-    wrong.push_back({{"prediction", pr.name}, {"rejected", !bad.pass()}, {"failed_points", failed},
-                     {"points", bad.points.size()}, {"rejected_by", parts}, {"known_blind_spot", false}});
-    BOOST_TEST(!bad.pass(), "C4 must reject the wrong prediction " << pr.name);
-    BOOST_TEST_MESSAGE("C4 wrong prediction '" << pr.name << "': " << failed << "/" << bad.points.size()
-                                               << " points fail, in " << parts);
-  }
-  r.extra["wrong_predictions"] = wrong;
+  for (const auto& pr : wrong_predictions) r.reject(pr.name, compare(M, pr));  // rejected_by: the parts (a)-(d)
+  verify::check_rejections(r, "C4");
   verify::print_failures(r);
   BOOST_TEST(verify::write_report(r, "C4_risk"));
 }

@@ -322,32 +322,18 @@ const Measurements& measured() {
 
 }  // namespace
 
-namespace {
-
 // Each wrong prediction is compared with the same measurements as the truth, in the same test
-// case; it must be rejected, and is recorded in the claim report (extra.wrong_predictions) so
-// that `hmi calibrate` counts the detections under every master seed.
-void add_wrong(nlohmann::json& wrong, const std::string& report, const std::string& name, const reports::ClaimReport& bad) {
-  int failed = 0;
-  for (const auto& p : bad.points) failed += !p.pass;
-  wrong.push_back({{"prediction", name}, {"rejected", !bad.pass()}, {"failed_points", failed},
-                   {"points", bad.points.size()}, {"known_blind_spot", false}});
-  BOOST_TEST(!bad.pass(), report << " must reject the wrong prediction " << name);
-  BOOST_TEST_MESSAGE(report << " wrong prediction '" << name << "': " << failed << "/" << bad.points.size() << " points fail");
-}
-
-}  // namespace
-
+// case; it must be rejected, and is recorded in the claim report so that `hmi calibrate` counts
+// the detections under every master seed.
 BOOST_AUTO_TEST_CASE(C6_gd_subspace) {
   const auto& M = measured();
   auto r = compare_a(M.a, M.seeds_a, std::sqrt(2.0), false);
-  nlohmann::json wrong = nlohmann::json::array();
   // c = sqrt(2) a phi''(0): for he2 phi'' is mu_2, so a 20% error in mu_2 is c x 1.2.
-  add_wrong(wrong, "C6_gd_subspace", "rate c x 1.2 (mu_2 x 1.2)", compare_a(M.a, M.seeds_a, 1.2 * std::sqrt(2.0), false));
-  add_wrong(wrong, "C6_gd_subspace", "limit = teacher subspace", compare_a(M.a, M.seeds_a, std::sqrt(2.0), true));
+  r.reject("rate c x 1.2 (mu_2 x 1.2)", compare_a(M.a, M.seeds_a, 1.2 * std::sqrt(2.0), false));
+  r.reject("limit = teacher subspace", compare_a(M.a, M.seeds_a, std::sqrt(2.0), true));
   // Gradient flow exp(T c M) at every lr: the discretisation (I + lr c M)^t is what the claim resolves.
-  add_wrong(wrong, "C6_gd_subspace", "gradient flow at every lr", compare_a(M.a, M.seeds_a, std::sqrt(2.0), false, true));
-  r.extra["wrong_predictions"] = wrong;
+  r.reject("gradient flow at every lr", compare_a(M.a, M.seeds_a, std::sqrt(2.0), false, true));
+  verify::check_rejections(r, "C6_gd_subspace");
   verify::print_failures(r);
   BOOST_TEST(verify::write_report(r, "C6_gd_subspace"));
 }
@@ -355,12 +341,11 @@ BOOST_AUTO_TEST_CASE(C6_gd_subspace) {
 BOOST_AUTO_TEST_CASE(C6_gd_sequential) {
   const auto& M = measured();
   auto r = compare_b(M.b, M.seeds_b, {1, 2, 3, 4}, 1.0);
-  nlohmann::json wrong = nlohmann::json::array();
-  add_wrong(wrong, "C6_gd_sequential", "order 1,3,2,4", compare_b(M.b, M.seeds_b, {1, 3, 2, 4}, 1.0));
-  add_wrong(wrong, "C6_gd_sequential", "plateau with gamma x 1.2", compare_b(M.b, M.seeds_b, {1, 2, 3, 4}, 1.2));
-  add_wrong(wrong, "C6_gd_sequential", "plateau with mu_2 x 1.2", compare_b(M.b, M.seeds_b, {1, 2, 3, 4}, 1.0, 1.2));
-  add_wrong(wrong, "C6_gd_sequential", "plateau with Delta x 2", compare_b(M.b, M.seeds_b, {1, 2, 3, 4}, 1.0, 1.0, 2.0));
-  r.extra["wrong_predictions"] = wrong;
+  r.reject("order 1,3,2,4", compare_b(M.b, M.seeds_b, {1, 3, 2, 4}, 1.0));
+  r.reject("plateau with gamma x 1.2", compare_b(M.b, M.seeds_b, {1, 2, 3, 4}, 1.2));
+  r.reject("plateau with mu_2 x 1.2", compare_b(M.b, M.seeds_b, {1, 2, 3, 4}, 1.0, 1.2));
+  r.reject("plateau with Delta x 2", compare_b(M.b, M.seeds_b, {1, 2, 3, 4}, 1.0, 1.0, 2.0));
+  verify::check_rejections(r, "C6_gd_sequential");
   verify::print_failures(r);
   BOOST_TEST(verify::write_report(r, "C6_gd_sequential"));
 }

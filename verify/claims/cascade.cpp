@@ -209,14 +209,7 @@ const std::vector<std::pair<std::string, Prediction>>& wrong_predictions() {
 
 reports::ClaimReport claim(const std::vector<CaseMeasurement>& ms) {
   auto r = compare(ms, {});
-  nlohmann::json wrong = nlohmann::json::array();
-  for (const auto& [name, pr] : wrong_predictions()) {
-    const auto bad = compare(ms, pr);
-    int failed = 0;
-    for (const auto& p : bad.points) failed += !p.pass;
-    wrong.push_back({{"prediction", name}, {"rejected", !bad.pass()}, {"failed_points", failed}, {"points", bad.points.size()}});
-  }
-  r.extra["wrong_predictions"] = wrong;
+  for (const auto& [name, pr] : wrong_predictions()) r.reject(name, compare(ms, pr));
   return r;
 }
 

@@ -243,14 +243,42 @@ reports::ClaimReport compare_spectrum(const std::vector<Cell>& cells, const theo
   return r;
 }
 
-const std::vector<WrongPrediction>& wrong_predictions() {
-  static const std::vector<WrongPrediction> w{
-      {"gamma x 1.2", [](theory::ModelConfig& m) { m.gamma *= 1.2; }},
+// Blind spots, reported (known_blind_spot) instead of asserted. Calibration over 20 master
+// seeds (hmi calibrate) found: C2 rejects Delta x 2 in 20/20, but gamma x 1.2 in 1/20 and
+// mu_2 x 1.2 in 3/20 (they move the overlaps of directions far from threshold by 0.01-0.05,
+// the size of the finite-size allowance); C3 rejects mu_2 x 1.2 and Delta x 2 in 20/20 but
+// gamma x 1.2 in 1/20 (with normalized amplitudes Var T, hence the edges, does not depend on
+// gamma). Seeing a 20% gamma error would take d ~ 8000 or points closer to thresholds.
+// C4 (the risk curve of `hmi reproduce`'s risk experiment): Delta x 2 enters the excess risk
+// only through the readout variance and the overlaps near thresholds; measured failing points
+// 3/12 (quick), 1/18 (default), 0/27 (full, d = 600).
+const std::vector<WrongModel>& wrong_predictions() {
+  static const std::vector<WrongModel> w{
+      {"gamma x 1.2", [](theory::ModelConfig& m) { m.gamma *= 1.2; }, {"C2", "C3"}},
       // mu_2 x 1.2 for he2: the Hermite series with c_2 = 1.2 sqrt(2) (he2 has c_2 = sqrt 2).
-      {"mu_2 x 1.2", [](theory::ModelConfig& m) { m.activation = "hermite:0,0," + std::to_string(1.2 * std::sqrt(2.0)); }},
-      {"Delta x 2", [](theory::ModelConfig& m) { m.noise *= 2; }},
+      {"mu_2 x 1.2", [](theory::ModelConfig& m) { m.activation = "hermite:0,0," + std::to_string(1.2 * std::sqrt(2.0)); }, {"C2"}},
+      {"Delta x 2", [](theory::ModelConfig& m) { m.noise *= 2; }, {"C4"}},
   };
   return w;
+}
+
+reports::WrongPrediction::Kind WrongModel::kind_for(const std::string& claim) const {
+  for (const auto& c : blind_spot_of)
+    if (c == claim) return reports::WrongPrediction::Kind::blind_spot;
+  return reports::WrongPrediction::Kind::asserted;
+}
+
+reports::ClaimReport judge_spectral(const std::vector<Cell>& cells, const theory::SpectralPrediction& truth,
+                                    const std::vector<std::pair<std::string, theory::SpectralPrediction>>& wrong,
+                                    SpectralCompare compare) {
+  auto r = compare(cells, truth, truth);
+  for (const auto& [name, pred] : wrong) {
+    auto kind = reports::WrongPrediction::Kind::asserted;
+    for (const auto& w : wrong_predictions())
+      if (w.name == name) kind = w.kind_for(r.claim);
+    r.reject(name, compare(cells, pred, truth), kind);
+  }
+  return r;
 }
 
 }  // namespace hmi::verify

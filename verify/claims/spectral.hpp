@@ -59,11 +59,23 @@ reports::ClaimReport compare_overlaps(const std::vector<Cell>& cells, const theo
 reports::ClaimReport compare_spectrum(const std::vector<Cell>& cells, const theory::SpectralPrediction& pred,
                                       const theory::SpectralPrediction& ref);
 
-/// Deliberately wrong predictions every claim is run against.
-struct WrongPrediction {
+/// Deliberately wrong predictions every spectral claim is run against: a changed model, and the
+/// claims (report claim ids) for which it is a declared blind spot at reachable sizes.
+struct WrongModel {
   std::string name;
   std::function<void(theory::ModelConfig&)> change;
+  std::vector<std::string> blind_spot_of;
+  reports::WrongPrediction::Kind kind_for(const std::string& claim) const;
 };
-const std::vector<WrongPrediction>& wrong_predictions();
+const std::vector<WrongModel>& wrong_predictions();
+
+using SpectralCompare = reports::ClaimReport (*)(const std::vector<Cell>&, const theory::SpectralPrediction&,
+                                                 const theory::SpectralPrediction&);
+/// The claim protocol for C2/C3: `compare` against the truth, then against each wrong
+/// prediction (name, its prediction) with the same cells, recorded with the declared kind.
+/// The test suite and `hmi reproduce` both call this, so they report the claim alike.
+reports::ClaimReport judge_spectral(const std::vector<Cell>& cells, const theory::SpectralPrediction& truth,
+                                    const std::vector<std::pair<std::string, theory::SpectralPrediction>>& wrong,
+                                    SpectralCompare compare);
 
 }  // namespace hmi::verify
