@@ -630,11 +630,13 @@ def ambiguous_reflines(fig, pal):
     return {lab for labs in looks.values() if len(labs) > 1 for lab in labs}
 
 
-def label_refline(ax, v, pal, vertical):
+def label_refline(ax, v, pal, vertical, top=True):
     c = refline_color(v, pal)
     if vertical:
         trans = mtransforms.blended_transform_factory(ax.transData, ax.transAxes)
-        ax.text(v["x"], 0.985, " " + v["label"], transform=trans, rotation=90, va="top", ha="right",
+        # at the top, unless the panel's corner holds a note or a legend (then at the bottom)
+        ax.text(v["x"], 0.985 if top else 0.02, " " + v["label"] + " ", transform=trans, rotation=90,
+                va="top" if top else "bottom", ha="right",
                 fontsize=9, color=c, zorder=7,
                 bbox=dict(boxstyle="square,pad=0.1", fc="white", ec="none", alpha=0.75))
     else:
@@ -717,7 +719,7 @@ def render_figure(fig):
             for v in P["vlines"]:
                 art = draw_refline(ax, v, pal, True)
                 if v["label"] in in_place:
-                    label_refline(ax, v, pal, True)
+                    label_refline(ax, v, pal, True, top=not P["note"] and legend_mode != "panel")
                 else:
                     add(v["label"], art, "ref")
             for h in P["hlines"]:
