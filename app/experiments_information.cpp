@@ -270,8 +270,12 @@ Assembled assemble(const RunContext& ctx) {
                                   ci));
   }
   // Limits (identity: the same Var y / Delta for every gamma with normalized amplitudes).
-  pb["hlines"].push_back({{"y", id0.seq.ratio_limit.value}, {"label", "predicted limits (k → ∞)"}, {"linestyle", "dotted"}, {"color", "0.3"}});
-  if (bounded) pb["hlines"].push_back({{"y", seqs.back().seq.ratio_limit.value}, {"linestyle", "dotted"}, {"color", "0.3"}});
+  // Each limit in the colour of its curve, so that a reader can tell which limit is whose.
+  pb["hlines"].push_back({{"y", id0.seq.ratio_limit.value}, {"label", "limit k → ∞, T = identity (every γ)"}, {"linestyle", "dotted"},
+                          {"color_index", 0}});
+  if (bounded)
+    pb["hlines"].push_back({{"y", seqs.back().seq.ratio_limit.value}, {"label", "limit k → ∞, T = " + run.preprocess},
+                            {"linestyle", "dotted"}, {"color_index", 1}});
   pb["ylim"] = {0, nullptr};
   pb["legend_loc"] = "lower right";
 
@@ -373,10 +377,10 @@ Assembled assemble(const RunContext& ctx) {
                               {"linestyle", "dotted"}});
     pc["vlines"].push_back({{"x", 1.0}, {"label", "spectral threshold α_k"}, {"linestyle", "dashed"}});
     pc["note"] = "oracle threshold < α < α_k:\nno outlier (the gap is real)";
-    pc["legend_loc"] = "center left";
+    pc["legend_loc"] = "lower right";  // empty there; the left holds the note and the oracle lines' labels
     pc["xlim"] = {0.15, 2.6};
     pd["vlines"] = pc["vlines"];
-    pd["legend_loc"] = "center left";
+    pd["legend_loc"] = "upper left";
     pd["xlim"] = {0.15, 2.6};
     panels.push_back(pc);
     panels.push_back(pd);
