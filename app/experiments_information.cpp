@@ -270,8 +270,12 @@ Assembled assemble(const RunContext& ctx) {
                                   ci));
   }
   // Limits (identity: the same Var y / Delta for every gamma with normalized amplitudes).
-  pb["hlines"].push_back({{"y", id0.seq.ratio_limit.value}, {"label", "predicted limits (k → ∞)"}, {"linestyle", "dotted"}, {"color", "0.3"}});
-  if (bounded) pb["hlines"].push_back({{"y", seqs.back().seq.ratio_limit.value}, {"linestyle", "dotted"}, {"color", "0.3"}});
+  // Each limit in the colour of its curve, so that a reader can tell which limit is whose.
+  pb["hlines"].push_back({{"y", id0.seq.ratio_limit.value}, {"label", "limit k → ∞, T = identity (every γ)"}, {"linestyle", "dotted"},
+                          {"color_index", 0}});
+  if (bounded)
+    pb["hlines"].push_back({{"y", seqs.back().seq.ratio_limit.value}, {"label", "limit k → ∞, T = " + run.preprocess},
+                            {"linestyle", "dotted"}, {"color_index", 1}});
   pb["ylim"] = {0, nullptr};
   pb["legend_loc"] = "lower right";
 
@@ -329,8 +333,13 @@ Assembled assemble(const RunContext& ctx) {
   if (c.bracket) {
     const BracketPlan p = bracket_plan(ctx, c);
     std::vector<verify::BracketCell> cells;
+    // Two quantities, two panels with the same axes: (c) the fraction of seeds with an outlier,
+    // (d) the overlap q_k.
     nlohmann::json pc = {{"title", "(c) simulation: is direction k found?"}, {"xlabel", "α / α_k (spectral threshold, Theory B)"},
-                         {"ylabel", "fraction of seeds with an outlier  ·  overlap q_k"}, {"xscale", "log"}, {"yscale", "linear"},
+                         {"ylabel", "fraction of seeds with an outlier"}, {"xscale", "log"}, {"yscale", "linear"},
+                         {"series", nlohmann::json::array()}, {"vlines", nlohmann::json::array()}, {"ylim", {-0.05, 1.1}}};
+    nlohmann::json pd = {{"title", "(d) simulation: overlap with w_k"}, {"xlabel", "α / α_k (spectral threshold, Theory B)"},
+                         {"ylabel", "overlap q_k (mean ± SE)"}, {"xscale", "log"}, {"yscale", "linear"},
                          {"series", nlohmann::json::array()}, {"vlines", nlohmann::json::array()}, {"ylim", {-0.05, 1.1}}};
     std::size_t i = 0;
     int ck = 0;
@@ -355,10 +364,10 @@ Assembled assemble(const RunContext& ctx) {
       }
       // The gap: alpha_oracle / alpha_k (nothing can be learned below it, spectral or not).
       const int color = ck == 0 ? 4 : 8;  // purple, cyan: not the threshold curves' colours
-      auto sf = series("k = " + std::to_string(k) + ": fraction with an outlier", "sim", x, frac, {}, color);
+      auto sf = series("k = " + std::to_string(k), "sim", x, frac, {}, color);
       sf["marker"] = ck == 0 ? "o" : "s";
       pc["series"].push_back(sf);
-      pc["series"].push_back(series("k = " + std::to_string(k) + ": overlap q_k (mean ± SE)", "sim_line", x, q, qerr, color));
+      pd["series"].push_back(series("k = " + std::to_string(k), "sim_line", x, q, qerr, color));
       ++ck;
     }
     const auto info = theory::information_thresholds(run, run.num_directions());
@@ -370,9 +379,13 @@ Assembled assemble(const RunContext& ctx) {
                               {"linestyle", "dotted"}});
     pc["vlines"].push_back({{"x", 1.0}, {"label", "spectral threshold α_k"}, {"linestyle", "dashed"}});
     pc["note"] = "oracle threshold < α < α_k:\nno outlier (the gap is real)";
-    pc["legend_loc"] = "center left";
+    pc["legend_loc"] = "lower right";  // empty there; the left holds the note and the oracle lines' labels
     pc["xlim"] = {0.15, 2.6};
+    pd["vlines"] = pc["vlines"];
+    pd["legend_loc"] = "upper left";
+    pd["xlim"] = {0.15, 2.6};
     panels.push_back(pc);
+    panels.push_back(pd);
     auto rb = verify::compare_bracket(cells, p.thresholds, oracle);
     rb.claim = "C5.bracket";
     std::vector<theory::Estimate> predicted;
@@ -387,7 +400,7 @@ Assembled assemble(const RunContext& ctx) {
         << ", Δ = " << run.noise << ", T = " << run.preprocess << "), d = " << c.d << ", " << c.seeds
         << " seeds, at 0.35, 0.65, 1.5 and 2 times the Theory B threshold α_k: fraction of seeds with an outlier for "
            "direction k (at least k eigenvalues beyond the predicted bulk edge + 2 d^-2/3, and a top eigenvector with "
-           "q_k ≥ 0.1; markers) and the overlap q_k (line, mean ± SE). Between the oracle threshold (dotted) and α_k "
+           "q_k ≥ 0.1) and (d) the overlap q_k (mean ± SE). Between the oracle threshold (dotted) and α_k "
            "nothing is found: the gap is real. At 1.5 α_k the outlier is only 2-3% above the edge, within its "
            "fluctuation at this d, hence the fraction between 0 and 1 there.";
   }
@@ -397,8 +410,8 @@ Assembled assemble(const RunContext& ctx) {
                          {"claims", {"C5"}},
                          {"palette", "categorical"},
                          {"legend", "panel"},
-                         {"ncols", int(panels.size())},
-                         {"size", {5.2 * double(panels.size()), 4.6}},
+                         {"ncols", panels.size() > 3 ? 2 : int(panels.size())},
+                         {"size", panels.size() > 3 ? std::vector<double>{10.4, 9.0} : std::vector<double>{5.2 * double(panels.size()), 4.6}},
                          {"panels", panels}});
   return out;
 }

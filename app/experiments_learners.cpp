@@ -130,7 +130,7 @@ const RegisterExperiment risk{{
         std::vector<double> ref;
         for (double a : dense) ref.push_back(th.back() * std::pow(a / dense.back(), expo));
         std::ostringstream rl;
-        rl << "slope " << std::setprecision(2) << expo;
+        rl << "asymptotic slope " << std::setprecision(2) << expo;
         panel["series"].push_back(series(lab.str() + ": " + rl.str(), "reference", dense, ref, {}, color));
         ++color;
       }
@@ -208,7 +208,10 @@ const RegisterExperiment gd{{
           loss.push_back(q["loss"]);
           for (int k = 0; k < p && k < int(q["learned"].size()); ++k) learned[k].push_back(q["learned"][k]);
         }
-        loss_panel["series"].push_back(series("seed " + std::to_string(seed), "sim_line", step, loss, {}, s));
+        // Seeds in greys: the colours belong to the directions k of the other panel.
+        auto ls = series("seed " + std::to_string(seed), "sim_line", step, loss, {}, -1);
+        ls["color"] = std::to_string(0.15 + 0.5 * double(s) / std::max(1.0, c["seeds"].get<double>() - 1)).substr(0, 4);
+        loss_panel["series"].push_back(ls);
         if (s == 0)
           for (int k = 0; k < p; ++k)
             learned_panel["series"].push_back(series("k = " + std::to_string(k + 1), "sim_line", step, learned[k], {}, k));

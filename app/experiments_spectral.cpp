@@ -133,7 +133,7 @@ const RegisterExperiment cascade{{
       for (int k = 0; k < K; ++k)
         if (std::isfinite(curve.directions[k].alpha_threshold.value) && k < 3)
           panel["vlines"].push_back({{"x", curve.directions[k].alpha_threshold.value},
-                                     {"label", "alpha_" + std::to_string(k + 1)}, {"linestyle", "dotted"}});
+                                     {"label", "α_" + std::to_string(k + 1)}, {"linestyle", "dotted"}});
       std::ostringstream cap;
       cap << "Squared overlaps q_k between the top eigenvectors of the spectral matrix M and the teacher directions "
           << "(" << m.activation << ", p = " << m.p << ", gamma = " << m.gamma << ", Delta = " << m.noise << ", T = "
@@ -296,7 +296,8 @@ const RegisterExperiment thresholds{{
         std::ostringstream lab;
         lab << "γ = " << g;
         panel["series"].push_back(series(lab.str(), "theory", k, thr, err, color));
-        panel["series"].push_back(series(lab.str() + ": slope 2γ", "reference", k, ref, {}, color));
+        // One legend row for the three reference lines (the renderer draws a shared label grey).
+        panel["series"].push_back(series("slope 2γ", "reference", k, ref, {}, color));
         ++color;
       }
       Assembled out;
@@ -311,7 +312,8 @@ const RegisterExperiment thresholds{{
         const int d = ms["d"];
         const auto m = c1_model(ctx);
         std::vector<verify::cascade::CaseMeasurement> meas;
-        nlohmann::json measured = {{"title", "measured: α at which q_k reaches 0.2"}, {"series", nlohmann::json::array()}};
+        nlohmann::json measured = {{"title", "measured: α at which q_k reaches 0.2"}, {"ylabel", "α where q_k reaches 0.2"},
+                                   {"series", nlohmann::json::array()}};
         color = 0;
         for (const auto& cs : c1_cases(c)) {
           verify::cascade::CaseMeasurement cm{cs, d, verify::seeds(ms["seeds"].get<int>(), 1), {}, {}, {}};
@@ -338,8 +340,10 @@ const RegisterExperiment thresholds{{
           }
           std::ostringstream lab;
           lab << "γ = " << cs.gamma;
-          measured["series"].push_back(series(lab.str() + ": Theory B", "theory", k, thb, {}, color));
-          measured["series"].push_back(series(lab.str() + ": simulation", "sim", k, geo, err, color));
+          // Same label as the left panel's curve: one legend row per gamma (line = Theory B, markers =
+          // simulation, told apart by the renderer's style key).
+          measured["series"].push_back(series(lab.str(), "theory", k, thb, {}, color));
+          measured["series"].push_back(series(lab.str(), "sim", k, geo, err, color));
           ++color;
           meas.push_back(std::move(cm));
         }

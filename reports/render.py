@@ -515,13 +515,16 @@ def draw_series(ax, s, pal, P):
     raise AssertionError(st)
 
 
-def draw_refline(ax, v, pal, vertical):
+def refline_color(v, pal):
     if v["color"] is not None:
-        c = v["color"]
-    elif v["color_index"] is not None:
-        c = pal.color(v["color_index"])
-    else:
-        c = "0.2"
+        return v["color"]
+    if v["color_index"] is not None:
+        return pal.color(v["color_index"])
+    return "0.2"
+
+
+def draw_refline(ax, v, pal, vertical):
+    c = refline_color(v, pal)
     f = ax.axvline if vertical else ax.axhline
     return f(v["x"] if vertical else v["y"], color=c, ls=v["linestyle"], lw=1.4, zorder=2.5)
 
@@ -551,6 +554,23 @@ def tidy_log_axis(axis, lims):
     axis.set_minor_formatter(mticker.NullFormatter())
 
 
+def handle_look(h):
+    """What a legend row looks like (colour, line style, marker of each part), for the test
+    that no two rows of a legend look alike."""
+    parts = h if isinstance(h, tuple) else (h,)
+    out = []
+    for a in parts:
+        if isinstance(a, ErrorbarContainer):
+            a = a[0]
+        if isinstance(a, Line2D):
+            out.append(("line", mcolors.to_hex(a.get_color()), str(a.get_linestyle()), str(a.get_marker())))
+        elif hasattr(a, "get_facecolor"):
+            out.append((type(a).__name__, mcolors.to_hex(a.get_facecolor()), str(a.get_linestyle()), ""))
+        else:
+            out.append((type(a).__name__,))
+    return tuple(out)
+
+
 def legend_handles(entries, order, kinds):
     """Legend rows: data series first, reference lines (dashed grey, vlines, hlines) last."""
     first = [k for k in order if kinds.get(k) != "ref"]
@@ -560,23 +580,108 @@ def legend_handles(entries, order, kinds):
     return handles, labels
 
 
+# Widest figure that index.html shows at its natural size (content width ~1230 CSS px at
+# 110 px per inch, see png_css_width): wider figures are shrunk by the browser, fonts and all.
+MAX_WIDTH_IN = 11.2
+MIN_PANEL_WIDTH_IN = 3.4
+
+
+def layout(fig):
+    """(ncols, nrows, (width, height) in inches).  A grid wider than the page is reflowed
+    into more rows (balanced: 4 panels become 2 x 2, not 3 + 1) keeping each panel's size,
+    rather than drawn wide and shrunk by the browser; a wide automatic size is narrowed to
+    the page as long as panels stay at least MIN_PANEL_WIDTH_IN wide."""
+    n = len(fig["panels"])
+    ncols = fig["ncols"] if fig["ncols"] > 0 else min(n, 3)
+    ncols = min(ncols, n)
+    nrows = int(math.ceil(n / ncols))
+    if fig["size"]:
+        w, h = fig["size"]
+        pw, ph = w / ncols, h / nrows
+    elif n == 1:
+        return 1, 1, (7.0, 4.6)
+    else:
+        pw, ph = 4.6, 3.7
+    if pw * ncols > MAX_WIDTH_IN:
+        if MAX_WIDTH_IN / ncols >= MIN_PANEL_WIDTH_IN:
+            pw = MAX_WIDTH_IN / ncols  # narrower panels, same grid
+        else:
+            fit = max(1, int(MAX_WIDTH_IN // max(pw, MIN_PANEL_WIDTH_IN)))
+            nrows = int(math.ceil(n / fit))
+            ncols = int(math.ceil(n / nrows))
+            pw = min(pw, MAX_WIDTH_IN / ncols)
+    extra = 0.3 if not fig["size"] else 0.0
+    return ncols, nrows, (pw * ncols, ph * nrows + extra)
+
+
+def _look(color, linestyle):
+    return (mcolors.to_hex(mcolors.to_rgba(color)), linestyle)
+
+
+def ambiguous_reflines(fig, pal):
+    """Labels of vlines/hlines that look like another refline with a different label (same
+    colour and line style: e.g. three dotted 'alpha_k' lines).  A legend cannot tell them
+    apart, so they are labelled on the axes instead."""
+    looks = {}
+    for P in fig["panels"]:
+        for v in P["vlines"] + P["hlines"]:
+            if v["label"]:
+                looks.setdefault(_look(refline_color(v, pal), v["linestyle"]), set()).add(v["label"])
+    return {lab for labs in looks.values() if len(labs) > 1 for lab in labs}
+
+
+def label_refline(ax, v, pal, vertical, top=True):
+    c = refline_color(v, pal)
+    if vertical:
+        trans = mtransforms.blended_transform_factory(ax.transData, ax.transAxes)
+        # at the top, unless the panel's corner holds a note or a legend (then at the bottom)
+        ax.text(v["x"], 0.985 if top else 0.02, " " + v["label"] + " ", transform=trans, rotation=90,
+                va="top" if top else "bottom", ha="right",
+                fontsize=9, color=c, zorder=7,
+                bbox=dict(boxstyle="square,pad=0.1", fc="white", ec="none", alpha=0.75))
+    else:
+        trans = mtransforms.blended_transform_factory(ax.transAxes, ax.transData)
+        ax.text(0.995, v["y"], v["label"] + " ", transform=trans, va="bottom", ha="right",
+                fontsize=9, color=c, zorder=7,
+                bbox=dict(boxstyle="square,pad=0.1", fc="white", ec="none", alpha=0.75))
+
+
+def hist_headroom(ax, P):
+    """Histograms: the autoscaled top would cut the tallest bin (and the corner note sits on
+    it); show every bar whole, with room above it for the note."""
+    tops = [float(np.nanmax(s["counts"])) for s in P["series"] if s["style"] == "hist" and len(s["counts"])]
+    if not tops or P["ylim"]:
+        return
+    top = max(tops)
+    if not top > 0:
+        return
+    if P["yscale"] == "log":
+        ax.set_ylim(0.7, top * (3.0 if P["note"] else 1.6))
+    else:
+        ax.set_ylim(0, top * (1.3 if P["note"] else 1.08))
+
+
+def neutral_if_mixed(handle, colours):
+    """A legend row shared by series of different colours is drawn in neutral grey."""
+    if len(colours) <= 1 or not isinstance(handle, Line2D):
+        return handle
+    return Line2D([], [], color=REF_GREY, ls=handle.get_linestyle(), lw=handle.get_linewidth(),
+                  marker=handle.get_marker(), ms=handle.get_markersize())
+
+
 def render_figure(fig):
-    """Return (png_bytes, svg_bytes) for one figure spec."""
+    """Return (png_bytes, svg_bytes) for one figure spec.  fig["_legends"] receives the legend
+    rows drawn (list per legend of (label, look)) for the tests."""
     with plt.rc_context(RC):
         n = len(fig["panels"])
-        ncols = fig["ncols"] if fig["ncols"] > 0 else min(n, 3)
-        ncols = min(ncols, n)
-        nrows = int(math.ceil(n / ncols))
-        if fig["size"]:
-            size = tuple(fig["size"])
-        elif n == 1:
-            size = (7.0, 4.6)
-        else:
-            size = (4.6 * ncols, 3.7 * nrows + 0.3)
+        ncols, nrows, size = layout(fig)
         mpl_fig, axes = plt.subplots(nrows, ncols, figsize=size, squeeze=False,
                                      sharex=fig["sharex"], sharey=fig["sharey"],
                                      layout="constrained")
         pal = Palette(fig)
+        in_place = ambiguous_reflines(fig, pal)
+        colours = {}  # label -> colours of its series (a shared label across colours: grey row)
+        fig["_legends"] = []
         legend_mode = fig["legend"]
         if legend_mode == "auto":
             legend_mode = "right" if ncols == 1 else "below"
@@ -608,11 +713,22 @@ def render_figure(fig):
                 art = draw_series(ax, s, pal, P)
                 if s["label"]:
                     label_styles.setdefault(s["label"], set()).add(s["style"])
+                    if s["style"] != "hist":
+                        colours.setdefault(s["label"], set()).add(mcolors.to_hex(pal.of_series(s)))
                 add(s["label"], art, "ref" if s["style"] == "reference" else "data")
             for v in P["vlines"]:
-                add(v["label"], draw_refline(ax, v, pal, True), "ref")
+                art = draw_refline(ax, v, pal, True)
+                if v["label"] in in_place:
+                    label_refline(ax, v, pal, True, top=not P["note"] and legend_mode != "panel")
+                else:
+                    add(v["label"], art, "ref")
             for h in P["hlines"]:
-                add(h["label"], draw_refline(ax, h, pal, False), "ref")
+                art = draw_refline(ax, h, pal, False)
+                if h["label"] in in_place:
+                    label_refline(ax, h, pal, False)
+                else:
+                    add(h["label"], art, "ref")
+            hist_headroom(ax, P)
             ax.set_xlabel(P["xlabel"])
             ax.set_ylabel(P["ylabel"])
             if P["title"]:
@@ -631,6 +747,8 @@ def render_figure(fig):
                         bbox=dict(boxstyle="round,pad=0.3", fc="white", ec="0.8", alpha=0.9))
             if legend_mode == "panel" and panel_order:
                 h, labs = legend_handles(panel_entries, panel_order, kinds)
+                h = [neutral_if_mixed(x, colours.get(lab, ())) for x, lab in zip(h, labs)]
+                fig["_legends"].append(list(zip(labs, map(handle_look, h))))
                 ax.legend(h, labs, loc=P["legend_loc"], title=fig["legend_title"],
                           handler_map={tuple: HandlerTuple(ndivide=1)}, frameon=True,
                           framealpha=0.9, edgecolor="0.85", fancybox=True)
@@ -642,6 +760,8 @@ def render_figure(fig):
 
         if legend_mode in ("right", "below") and order:
             handles, labels = legend_handles(entries, order, kinds)
+            handles = [neutral_if_mixed(x, colours.get(lab, ())) for x, lab in zip(handles, labels)]
+            fig["_legends"].append(list(zip(labels, map(handle_look, handles))))
             # a label drawn both as theory and as simulation shows as line+marker: say which is which
             if fig["style_key"] and any({"theory", "sim"} <= v for v in label_styles.values()):
                 sim_key = ErrorbarContainer(

@@ -2,7 +2,9 @@
 # Smoke test for reports/render.py: renders reports/sample_run (a rendering fixture) into a
 # temporary copy and checks that every expected output exists and is non-empty, that the
 # HTML page is self-contained, that malformed input is rejected with a one-line message,
-# and that no temporary files are left behind.  Exit status 0 = pass.
+# that no temporary files are left behind, and (reports/check_figures.py) that legends,
+# histograms and figure widths do not mislead and the README's figure table matches the
+# figures' declared claims in app/.  Exit status 0 = pass.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PY="${HMI_PYTHON:-/usr/bin/python3}"   # Debian's python3 with python3-matplotlib
@@ -128,6 +130,13 @@ expect_reject report_no_provenance_field "
 p=B+'/report.json'; d=json.load(open(p)); del d['provenance']['git_commit']; json.dump(d, open(p,'w'))"
 rc=0; "$PY" "$RENDER" "$TMP/does_not_exist" 2>/dev/null || rc=$?
 [ "$rc" -ne 0 ] || fail "missing run folder accepted"
+
+# --- 5. what a reader sees, and the README's figure table against the code's registry ----
+# (reports/check_figures.py: legend rows that look alike, clipped histograms, figures wider
+# than the page, README figure/claim table vs the {"id", "F<n>"} ... {"claims", ...} specs)
+if ! "$PY" "$HERE/check_figures.py" "$SAMPLE" "$HERE/.." 2>"$TMP/check_err"; then
+  fail "check_figures.py: $(tr '\n' ';' <"$TMP/check_err" | head -c 600)"
+fi
 
 if [ "$fails" -ne 0 ]; then
   echo "test_render.sh: $fails check(s) failed" >&2
