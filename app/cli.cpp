@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -14,7 +15,9 @@
 #include <sstream>
 #include <thread>
 
+#include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -281,15 +284,44 @@ std::string printable(const std::string& s) {
   return out;
 }
 
-int run_program(const std::vector<std::string>& argv) {
+int run_program(const ProgramRun& run) {
   std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  for (const auto& a : run.argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  // The environment: ours, with run.env replacing or adding variables.
+  std::vector<std::string> env_text;
+  for (char** e = environ; *e; ++e) {
+    const std::string var(*e);
+    bool replaced = false;
+    for (const auto& [k, v] : run.env) replaced = replaced || var.rfind(k + "=", 0) == 0;
+    if (!replaced) env_text.push_back(var);
+  }
+  for (const auto& [k, v] : run.env) env_text.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (auto& e : env_text) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  if (!run.log.empty()) {
+    posix_spawn_file_actions_addopen(&fa, 1, run.log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  }
   pid_t pid = 0;
-  if (posix_spawn(&pid, args[0], nullptr, nullptr, args.data(), environ) != 0) return 127;
+  const int spawned = posix_spawn(&pid, args[0], &fa, nullptr, args.data(), envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  if (spawned != 0) return 127;
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR) return 127;
+  bool stopped = false;
+  for (;;) {
+    const pid_t r = waitpid(pid, &status, run.stop ? WNOHANG : 0);
+    if (r == pid) break;
+    if (r < 0 && errno != EINTR) return 127;
+    if (run.stop && !stopped && run.stop()) {
+      kill(pid, SIGTERM);  // the child may not share our terminal's process group (nohup)
+      stopped = true;
+    }
+    if (run.stop) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }

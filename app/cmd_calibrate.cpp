@@ -114,34 +114,15 @@ RunStatus run_suite(const fs::path& suite, std::uint64_t master, const fs::path&
   fs::remove_all(dir, ec);  // a partial run from an interrupted calibration
   fs::create_directories(dir);
   const auto t0 = std::chrono::steady_clock::now();
-  const pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    setenv("HMI_REPORT_DIR", dir.c_str(), 1);
-    setenv("HMI_MASTER_SEED", std::to_string(master).c_str(), 1);
-    const fs::path log = dir / (suite.filename().string() + ".log");
-    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-    }
-    execl(suite.c_str(), suite.c_str(), "--color_output=no", "--log_level=message", static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  int status = 0;
-  bool forwarded = false;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) throw std::runtime_error("waitpid failed");
-    if (g_stop && !forwarded) {
-      kill(pid, SIGTERM);  // the suite may not share our terminal's process group (nohup)
-      forwarded = true;
-    }
-  }
+  const int rc = run_program({.argv = {suite.string(), "--color_output=no", "--log_level=message"},
+                              .env = {{"HMI_REPORT_DIR", dir.string()}, {"HMI_MASTER_SEED", std::to_string(master)}},
+                              .log = (dir / (suite.filename().string() + ".log")).string(),
+                              .stop = [] { return g_stop != 0; }});
   RunStatus r;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (g_stop) return r;  // not done: rerun on resume
   r.done = true;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  r.exit_code = rc;
   return r;
 }
 

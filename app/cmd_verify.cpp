@@ -46,18 +46,10 @@ void register_verify(CLI::App& app, Runner& run) {
         ++ran;
         std::cerr << "[verify] " << name << " ..." << std::flush;
         const auto t0 = std::chrono::steady_clock::now();
-        const pid_t pid = fork();
-        if (pid == 0) {
-          setenv("HMI_REPORT_DIR", abs_out.c_str(), 1);
-          const fs::path log = abs_out / (name + ".log");
-          if (FILE* f = std::freopen(log.c_str(), "w", stdout)) (void)f;
-          dup2(fileno(stdout), fileno(stderr));
-          execl(s.c_str(), s.c_str(), "--color_output=no", "--log_level=message", static_cast<char*>(nullptr));
-          _exit(127);
-        }
-        int status = 0;
-        waitpid(pid, &status, 0);
-        const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        const int rc = run_program({.argv = {s.string(), "--color_output=no", "--log_level=message"},
+                                    .env = {{"HMI_REPORT_DIR", abs_out.string()}},
+                                    .log = (abs_out / (name + ".log")).string()});
+        const bool ok = rc == 0;
         const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         std::cerr << (ok ? " pass" : " FAIL") << " (" << int(secs) << " s)" << std::endl;
         failed += !ok;

@@ -125,7 +125,8 @@ const char* kDefault = R"({
   "risk": {"gammas": [0.75, 1.0, 1.5], "p": 30, "noise": 0.1, "width": 15, "d": 300, "alphas": [10, 25, 50, 100, 200, 400], "seeds": 3, "test_samples": 20000},
   "gd": {"p": 4, "d": 100, "alpha": 50, "width": 4, "lr": 0.05, "steps": 700, "seeds": 3},
   "information": {"gammas": [0.75, 1.0, 1.5], "kmax": 1000, "per_decade": 8, "mc_samples": 262144,
-                  "bracket": {"directions": [2, 3], "d": 1000, "seeds": 3}}
+                  "bracket": {"directions": [2, 3], "d": 1000, "seeds": 3}},
+  "suites": {"names": ["test_c6_gd", "test_c7_readout", "test_c8_beta_star_two"], "master_seed": 1}
 })";
 
 nlohmann::json preset_changes(const std::string& preset) {
@@ -598,7 +599,7 @@ void register_reproduce(CLI::App& app, Runner& run) {
         // An argument vector, never a shell: the folder name is the user's text (quotes, $(...),
         // newlines); made absolute so that a name starting with '-' is not read as an option.
         const std::string script = std::string(build::source_dir) + "/reports/render.py";
-        const int rc = run_program({"/usr/bin/python3", script, fs::absolute(dir).string(), "--quiet"});
+        const int rc = run_program({.argv = {"/usr/bin/python3", script, fs::absolute(dir).string(), "--quiet"}});
         if (rc != 0)
           throw std::runtime_error("rendering failed (reports/render.py exit " + std::to_string(rc) +
                                    "); the data and report.json are complete");
