@@ -127,9 +127,10 @@ reports::ClaimReport compare(const std::vector<CaseMeasurement>& ms, const Predi
   r.config = {{"d", ms.empty() ? 0 : ms.front().d}, {"level", kLevel}, {"grid_ratio", kRatio},
               {"fit_k_from", 2}, {"finite_size_slope", kFiniteSize}, {"finite_size_log_alpha", kFiniteSizeLog},
               {"theory", pr.gamma12 ? "Theory B, gamma x 1.2" : "Theory B"}, {"asymptotic_slope_factor", pr.slope_factor}};
-  r.tolerance_reason = "threshold: 3 sqrt(SE^2 + err_B^2) + 0.15 in log alpha (finite-d smoothing near threshold); slope: "
-                       "3 sqrt(SE^2 + err_B^2) + 0.05; vs 2 gamma: plus |s_B - 2 gamma| (Theory B's finite-k curvature); "
-                       "order: no significant reversal of the mean log thresholds of consecutive directions (3 SE of the difference)";
+  r.tolerance_reason = "t = Student's t quantile with the coverage of 3 sigma for the seeds' n - 1 degrees of freedom; "
+                       "threshold: t sqrt(SE^2 + err_B^2) + 0.15 in log alpha (finite-d smoothing near threshold); slope: "
+                       "t sqrt(SE^2 + err_B^2) + 0.05; vs 2 gamma: plus |s_B - 2 gamma| (Theory B's finite-k curvature); "
+                       "order: no significant reversal of the mean log thresholds of consecutive directions (t SE of the difference)";
   nlohmann::json cases = nlohmann::json::array();
   for (const auto& m : ms) {
     const Case& c = m.c;
@@ -156,19 +157,19 @@ reports::ClaimReport compare(const std::vector<CaseMeasurement>& ms, const Predi
       // Adjacent thresholds differ by only (2 gamma) log((k+1)/k) ~ 0.2 in log alpha at k ~ 6, the
       // SE of a difference with 6 seeds is ~ 0.14: a bare "b.mean > a.mean" fails by chance
       // (quick preset, gamma = 0.75, k = 6, 7: 3.318 against 3.368).
-      const double tol = 3 * std::sqrt(a.se * a.se + b.se * b.se);
+      const double tol = t_sigmas(std::min(a.n, b.n)) * std::sqrt(a.se * a.se + b.se * b.se);
       r.record({g + ": direction " + std::to_string(order[i - 1]) + " learned before " + std::to_string(order[i]), double(i),
                 b.mean, b.se, a.mean, tol, std::isfinite(a.mean) && std::isfinite(b.mean) && b.mean > a.mean - tol});
     }
     for (int k = 0; k < c.K; ++k)
       r.check(g + ": log threshold k=" + std::to_string(k + 1) + " vs Theory B", k + 1, logk[k].mean, logk[k].se,
-              th.log_alpha[k], 3 * std::sqrt(logk[k].se * logk[k].se + th.error[k] * th.error[k]) + kFiniteSizeLog);
+              th.log_alpha[k], t_sigmas(logk[k].n) * std::sqrt(logk[k].se * logk[k].se + th.error[k] * th.error[k]) + kFiniteSizeLog);
     std::vector<double> slopes;
     for (const auto& t : m.thresholds) slopes.push_back(slope(t));
     const auto st = stats(slopes);
-    const double tol = 3 * std::sqrt(st.se * st.se + th.slope_error * th.slope_error) + kFiniteSize;
+    const double tol = t_sigmas(st.n) * std::sqrt(st.se * st.se + th.slope_error * th.slope_error) + kFiniteSize;
     r.check(g + ": slope k=2.." + std::to_string(c.K) + " vs Theory B", c.gamma, st.mean, st.se, th.slope, tol);
-    const double tol_asym = 3 * std::sqrt(st.se * st.se + m.theory.slope_error * m.theory.slope_error) + kFiniteSize +
+    const double tol_asym = t_sigmas(st.n) * std::sqrt(st.se * st.se + m.theory.slope_error * m.theory.slope_error) + kFiniteSize +
                             std::abs(m.theory.slope - 2 * c.gamma);
     r.check(g + ": slope k=2.." + std::to_string(c.K) + " vs asymptotic law", c.gamma, st.mean, st.se,
             pr.slope_factor * c.gamma, tol_asym);
