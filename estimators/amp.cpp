@@ -152,9 +152,16 @@ AmpResult run_amp(const Teacher& t, const AmpConfig& cfg) {
         den(y[i], omega[i], g[i], dg[i]);
       }
     });
-    double mdg = 0;
-    for (int i = 0; i < n; ++i) mdg -= dg[i];
+    double mdg = 0, mg2 = 0;
+    for (int i = 0; i < n; ++i) {
+      mdg -= dg[i];
+      mg2 += g[i] * g[i];
+    }
     mdg /= n;
+    mg2 /= n;
+    // E[-dg] = E[g^2] at the Nishimori point; from a random start (even f, g ~ 0) the sample mean
+    // of -dg can come out <= 0, and then the always-positive mean of g^2 stands in for it.
+    if (!(mdg > 0)) mdg = mg2;
     const double tau = 1.0 / (alpha * mdg);  // 1 / sum_i A_ij^2 (-dg_i), A_ij^2 ~ 1/d
     if (!(tau > 0) || !std::isfinite(tau)) {  // E[-dg] = E[g^2] > 0 only on average
       res.status = "non_finite";

@@ -27,7 +27,14 @@ double checked_value(const std::function<double(double)>& g, double z, const std
 AdaptedMesh build_adapted_mesh(const std::function<double(double)>& g, const std::vector<double>& kinks,
                                double dg, const QuadratureRule& rule, double lo, double hi, double base_width,
                                std::size_t max_panels, const std::string& where) {
-  const std::string range = "[" + num(lo) + ", " + num(hi) + "]";
+  std::ostringstream range_text;  // (a stream: GCC 12 warns falsely on the chained + of literals)
+  range_text << "[" << lo << ", " << hi << "]";
+  const std::string range = range_text.str();
+  if (!(hi > lo) || !(base_width > 0)) {
+    std::ostringstream m;
+    m << where << "mesh [" << lo << ", " << hi << "] with base width " << base_width << " (must have hi > lo and width > 0)";
+    throw std::invalid_argument(m.str());
+  }
   std::vector<double> base;
   const int n = std::max(1, int(std::ceil((hi - lo) / base_width - 1e-9)));
   for (int i = 0; i < n; ++i) base.push_back(lo + i * base_width);
@@ -36,7 +43,9 @@ AdaptedMesh build_adapted_mesh(const std::function<double(double)>& g, const std
   for (double k : kinks)
     if (k > lo && k < hi) base.push_back(k);
   std::sort(base.begin(), base.end());
-  base.erase(std::unique(base.begin(), base.end(), [](double a, double b) { return b - a < 1e-12; }),
+  // Edges closer than 1e-12 (relative to the interval when it is shorter than 1) are one edge.
+  const double merge = 1e-12 * std::min(1.0, hi - lo);
+  base.erase(std::unique(base.begin(), base.end(), [merge](double a, double b) { return b - a < merge; }),
              base.end());
 
   struct Panel {
