@@ -153,7 +153,7 @@ int run_amp_learner(const theory::ModelConfig& model, const nlohmann::json& j, c
   c.iterations = int(std::clamp<long long>(iters, -1, 1 << 20));
   c.q0 = j["amp_q0"];
   c.threads = int(std::clamp<long long>(threads, 0, 1 << 20));
-  if (!(model.noise > 0)) throw UsageError("noise = " + theory::format_number(model.noise) + " (--learner amp needs noise > 0: the oracle channel)");
+  if (!(model.noise > 0)) throw UsageError("noise = " + theory::format_number(model.noise) + " (must be > 0 with --learner amp: the oracle channel)");
   try {
     c.validate(model.num_directions());
   } catch (const std::invalid_argument& e) {

@@ -50,10 +50,13 @@ nlohmann::json theory_json(const theory::SpectralPrediction& pred, const std::st
 
 // Theory F (theory/bayes.hpp): per direction the Bayes-optimal overlap of the oracle channel at
 // every requested alpha, and the oracle error curve R^or.
-void add_bayes(nlohmann::json& res, const theory::ModelConfig& model, const std::vector<double>& alphas, int directions,
-               long long bo) {
-  if (bo != 1) throw UsageError("bo = " + std::to_string(bo) + " (must be 0 or 1)");
-  if (!(model.noise > 0)) throw UsageError("noise = " + theory::format_number(model.noise) + " (--bo 1 needs noise > 0: the oracle channel)");
+void check_bayes_flag(const theory::ModelConfig& model, long long bo) {
+  if (bo != 0 && bo != 1) throw UsageError("bo = " + std::to_string(bo) + " (must be 0 or 1)");
+  if (bo == 1 && !(model.noise > 0))
+    throw UsageError("noise = " + theory::format_number(model.noise) + " (must be > 0 with --bo 1: the oracle channel)");
+}
+
+void add_bayes(nlohmann::json& res, const theory::ModelConfig& model, const std::vector<double>& alphas, int directions) {
   const theory::BayesCurves bc = theory::bayes_curves(model, alphas, directions);
   for (std::size_t i = 0; i < bc.directions.size() && i < res["directions"].size(); ++i) {
     nlohmann::json pts = nlohmann::json::array();
@@ -107,6 +110,7 @@ void register_theory(CLI::App& app, Runner& run) {
       const int p = model.num_directions();
       // The risk needs the overlaps of every direction the student can represent.
       if (width > 0) opt.max_directions = std::max(opt.max_directions, int(std::min<long long>(p, width)));
+      check_bayes_flag(model, j["bo"]);  // before any computation
       const auto method = theory::parse_method(j["method"].get<std::string>());
       const auto pred = theory::predict_spectral(model, alphas, method, opt);
       nlohmann::json res = theory_json(pred, model.activation);
@@ -130,7 +134,7 @@ void register_theory(CLI::App& app, Runner& run) {
         }
         res["information_note"] = theory::information_note(model);
       }
-      if (j["bo"] != 0) add_bayes(res, model, alphas, int(pred.directions.size()), j["bo"]);
+      if (j["bo"] != 0) add_bayes(res, model, alphas, int(pred.directions.size()));
       if (width > 0) {
         const theory::RiskConfig rc{.width = int(width), .d = int(d), .readout_samples = std::uint64_t(nr)};
         const auto risk = theory::risk_from_spectral(model, pred, rc);
