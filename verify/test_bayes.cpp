@@ -235,6 +235,19 @@ BOOST_AUTO_TEST_CASE(model_curves) {
   BOOST_TEST(c.risk_oracle[1].value > c.risk_oracle[2].value);
 }
 
+// Claim: only lambda^2 / Delta matters (y / lambda is the channel sigma(z) + sqrt(Delta/lambda^2) xi).
+// Two parameterisations with lambda^2 / Delta = 1 must give the same q within their errors; a
+// different ratio (lambda^2 / Delta = 1.2) must not.
+BOOST_AUTO_TEST_CASE(only_the_signal_to_noise_ratio_matters) {
+  const BayesConfig cfg{.even = true};
+  const BayesPoint a = bayes_point(scaled(std::sqrt(0.1), he2), 0.1, 3.0, cfg);
+  const BayesPoint b = bayes_point(scaled(1.0, he2), 1.0, 3.0, cfg);
+  const BayesPoint w = bayes_point(scaled(std::sqrt(0.12), he2), 0.1, 3.0, cfg);
+  const double tol = kErr * (a.bayes.q.error + b.bayes.q.error);
+  BOOST_TEST(agrees(a.bayes.q.value, b.bayes.q.value, tol), a.bayes.q.value << " vs " << b.bayes.q.value);
+  BOOST_TEST(!agrees(w.bayes.q.value, b.bayes.q.value, tol));
+}
+
 BOOST_AUTO_TEST_CASE(invalid_arguments_throw) {
   const auto f = scaled(1.0, he2);
   BOOST_CHECK_THROW(output_integrals(f, 0.0, 0.5), std::invalid_argument);
