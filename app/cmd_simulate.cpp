@@ -13,7 +13,9 @@
 #include "app/cli.hpp"
 #include "estimators/gd.hpp"
 #include "estimators/readout.hpp"
+#include "estimators/amp.hpp"
 #include "estimators/spectral.hpp"
+#include "theory/bayes.hpp"
 #include "theory/spectral.hpp"
 
 namespace hmi::app {
@@ -159,6 +161,55 @@ void guard_resources(const est::SpectralConfig& cfg, int p, const StagePlan* pla
               << " flops on " << int(workers) << " threads)" << std::endl;
 }
 
+void check_amp_flags(const nlohmann::json& j, int p) {
+  const long long k = j["amp_k"], iters = j["amp_iterations"];
+  const double q0 = j["amp_q0"];
+  if (k < 1 || k > p) throw UsageError("amp_k = " + std::to_string(k) + " (must be in [1, p = " + std::to_string(p) + "])");
+  if (iters < 1 || iters > 1000) throw UsageError("amp_iterations = " + std::to_string(iters) + " (must be in [1, 1000])");
+  if (!(q0 >= 0 && q0 < 1)) throw UsageError("amp_q0 = " + theory::format_number(q0) + " (must be in [0, 1))");
+}
+
+// --learner amp: GAMP on one direction's oracle channel (estimators/amp.hpp) with the state
+// evolution it should follow (theory/bayes.hpp); no spectral run.
+int run_amp_learner(const theory::ModelConfig& model, const nlohmann::json& j, const std::string& out) {
+  est::AmpConfig c;
+  const long long d = j["d"], k = j["amp_k"], iters = j["amp_iterations"], threads = j["threads"];
+  if (d < 10 || d > 50000) throw UsageError("d = " + std::to_string(d) + " (must be in [10, 50000] for --learner amp)");
+  c.d = int(d);
+  c.alpha = j["alpha"];
+  c.k = int(std::clamp<long long>(k, -1, 1 << 20));
+  c.iterations = int(std::clamp<long long>(iters, -1, 1 << 20));
+  c.q0 = j["amp_q0"];
+  c.threads = threads == 0 ? default_threads() : int(std::clamp<long long>(threads, 0, 1 << 20));  // 0 = the CPUs available
+  if (!(model.noise > 0)) throw UsageError("noise = " + theory::format_number(model.noise) + " (must be > 0 with --learner amp: the oracle channel)");
+  try {
+    c.validate(model.num_directions());
+  } catch (const std::invalid_argument& e) {
+    const std::string msg = e.what();  // AmpConfig.field = value (...): name the flag instead
+    const std::string field = msg.substr(10, msg.find(' ') - 10);
+    const std::string flag = field == "d" || field == "alpha" || field == "threads" ? field : "amp_" + field;
+    throw UsageError(flag + msg.substr(msg.find(' ')));
+  }
+  const est::Teacher teacher = est::make_teacher(model, c.d);
+  const est::AmpResult r = est::run_amp(teacher, c);
+  const double lambda = teacher.lambda[c.k - 1];
+  const std::vector<double> se = theory::state_evolution(
+      [&teacher, lambda](double z) { return lambda * teacher.sigma.value(z); }, model.noise, double(r.n) / c.d, c.q0,
+      c.iterations, theory::BayesConfig{.kinks = teacher.sigma.kinks, .even = teacher.sigma.even});
+  nlohmann::json traj = nlohmann::json::array();
+  for (const auto& it : r.trajectory)
+    traj.push_back({{"t", it.t}, {"overlap", number_or_null(it.overlap)}, {"self_overlap", number_or_null(it.self_overlap)},
+                    {"cosine", number_or_null(it.cosine)}, {"V", number_or_null(it.V)},
+                    {"state_evolution", number_or_null(se[std::size_t(it.t)])}});
+  const nlohmann::json res = {{"d", c.d}, {"n", r.n}, {"alpha", c.alpha}, {"seed", model.seed}, {"model", model},
+                              {"learner", {{"kind", "amp"}, {"k", c.k}, {"lambda", lambda}, {"q0", c.q0},
+                                           {"iterations", c.iterations}, {"trajectory", traj}}},
+                              {"threads", c.threads}, {"timing_s", {{"total", r.seconds}}},
+                              {"status", r.status}, {"non_finite", r.status == "ok" ? nlohmann::json::array() : nlohmann::json::array({"learner"})}};
+  emit_json(res, out);
+  return r.status == "ok" ? 0 : 1;
+}
+
 }  // namespace
 
 void register_simulate(CLI::App& app, Runner& run) {
@@ -172,7 +223,10 @@ void register_simulate(CLI::App& app, Runner& run) {
   flags->add_int("block", "rows per accumulation block (memory ~ 2 block d doubles)", 2048);
   flags->add_int("theory_samples", "Monte Carlo samples for the predicted bulk edge (outlier count)", 1 << 18);
   flags->add_int("width", "student width m (0 = p when a learner stage runs); > 0 runs the learner stage", 0);
-  flags->add_string("learner", "first layer: spectral (top-m eigenvectors of M) | gd (plain GD) | gd-subspace (re-orthonormalised GD, the small-lr limit)", "spectral");
+  flags->add_string("learner", "first layer: spectral (top-m eigenvectors of M) | gd (plain GD) | gd-subspace (re-orthonormalised GD, the small-lr limit) | amp (GAMP on direction amp_k's oracle channel, no spectral run)", "spectral");
+  flags->add_int("amp_k", "amp: direction whose oracle channel GAMP learns (1-based)", 1);
+  flags->add_int("amp_iterations", "amp: GAMP iterations", 10);
+  flags->add_double("amp_q0", "amp: initial overlap in [0, 1) (informed start at the Nishimori point; 0 = random start)", 0.1);
   flags->add_double("lr", "GD learning rate (> 0)", 0.05);
   flags->add_int("steps", "GD steps", 2000);
   flags->add_double("init_scale", "GD initial norm of each u_j (> 0)", 1e-3);
@@ -205,8 +259,10 @@ void register_simulate(CLI::App& app, Runner& run) {
       const int samples = int_field("theory_samples", 4096, 1 << 26);
       int width = int_field("width", 0, 10000);
       const std::string learner = j["learner"], readout = j["readout"];
-      if (learner != "spectral" && learner != "gd" && learner != "gd-subspace")
-        throw UsageError("learner = '" + learner + "' (must be spectral, gd or gd-subspace)");
+      if (learner != "spectral" && learner != "gd" && learner != "gd-subspace" && learner != "amp")
+        throw UsageError("learner = '" + learner + "' (must be spectral, gd, gd-subspace or amp)");
+      check_amp_flags(j, model.num_directions());  // refused even when not used
+      if (learner == "amp") return run_amp_learner(model, j, *out);
       if (readout != "none" && readout != "ridge" && readout != "ridge-same")
         throw UsageError("readout = '" + readout + "' (must be none, ridge or ridge-same)");
       const bool stage = width > 0 || learner != "spectral" || readout != "none";

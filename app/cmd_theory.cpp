@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "app/cli.hpp"
+#include "theory/bayes.hpp"
 #include "theory/risk.hpp"
 #include "theory/rate.hpp"
 #include "theory/spectral.hpp"
@@ -47,6 +48,31 @@ nlohmann::json theory_json(const theory::SpectralPrediction& pred, const std::st
           {"note", pred.note}};
 }
 
+// Theory F (theory/bayes.hpp): per direction the Bayes-optimal overlap of the oracle channel at
+// every requested alpha, and the oracle error curve R^or.
+void check_bayes_flag(const theory::ModelConfig& model, long long bo) {
+  if (bo != 0 && bo != 1) throw UsageError("bo = " + std::to_string(bo) + " (must be 0 or 1)");
+  if (bo == 1 && !(model.noise > 0))
+    throw UsageError("noise = " + theory::format_number(model.noise) + " (must be > 0 with --bo 1: the oracle channel)");
+}
+
+void add_bayes(nlohmann::json& res, const theory::ModelConfig& model, const std::vector<double>& alphas, int directions) {
+  const theory::BayesCurves bc = theory::bayes_curves(model, alphas, directions);
+  for (std::size_t i = 0; i < bc.directions.size() && i < res["directions"].size(); ++i) {
+    nlohmann::json pts = nlohmann::json::array();
+    for (const auto& p : bc.directions[i].points)
+      pts.push_back({{"alpha", p.alpha}, {"q", p.bayes.q.value}, {"q_error", p.bayes.q.error},
+                     {"q_algorithmic", p.algorithmic.q.value}, {"q_algorithmic_error", p.algorithmic.q.error},
+                     {"status", p.status}});
+    res["directions"][i]["bo"] = pts;
+  }
+  for (std::size_t a = 0; a < bc.risk_oracle.size() && a < res["curve"].size(); ++a) {
+    res["curve"][a]["risk_oracle"] = number_or_null(bc.risk_oracle[a].value);
+    res["curve"][a]["risk_oracle_error"] = number_or_null(bc.risk_oracle[a].error);
+  }
+  if (!bc.note.empty()) res["bo_note"] = bc.note;
+}
+
 void register_theory(CLI::App& app, Runner& run) {
   auto* cmd = app.add_subcommand("theory", "Predicted thresholds, overlaps, bulk edge and outliers (JSON on stdout)");
   auto flags = std::make_shared<ConfigFlags>(cmd);
@@ -59,6 +85,7 @@ void register_theory(CLI::App& app, Runner& run) {
   flags->add_int("width", "student width m: > 0 adds curve[].risk (Theory E, THEORY section 7)", 0);
   flags->add_int("d", "dimension for the readout variance term of the risk (n_r = alpha d; 0 = omit the term)", 0);
   flags->add_int("readout_samples", "readout samples n_r for the risk's variance term (0 = alpha d)", 0);
+  flags->add_int("bo", "1 = add directions[].bo and curve[].risk_oracle (Theory F, Bayes-optimal oracle overlap; ~0.3 s per direction and alpha); 0 = omit", 0);
   cmd->add_option("--alpha", *alpha, "sample ratios n/d, comma-separated, e.g. 1,10,100")->required();
   cmd->add_option("--out", *out, "write the JSON here (atomically) instead of stdout");
   cmd->callback([&run, flags, alpha, out] {
@@ -84,6 +111,7 @@ void register_theory(CLI::App& app, Runner& run) {
       const int p = model.num_directions();
       // The risk needs the overlaps of every direction the student can represent.
       if (width > 0) opt.max_directions = std::max(opt.max_directions, int(std::min<long long>(p, width)));
+      check_bayes_flag(model, j["bo"]);  // before any computation
       const auto method = theory::parse_method(j["method"].get<std::string>());
       const auto pred = theory::predict_spectral(model, alphas, method, opt);
       nlohmann::json res = theory_json(pred, model.activation);
@@ -107,6 +135,7 @@ void register_theory(CLI::App& app, Runner& run) {
         }
         res["information_note"] = theory::information_note(model);
       }
+      if (j["bo"] != 0) add_bayes(res, model, alphas, int(pred.directions.size()));
       if (width > 0) {
         const theory::RiskConfig rc{.width = int(width), .d = int(d), .readout_samples = std::uint64_t(nr)};
         const auto risk = theory::risk_from_spectral(model, pred, rc);

@@ -1,5 +1,6 @@
 #include "theory/information.hpp"
 
+#include "theory/mesh.hpp"
 #include "theory/numerics.hpp"
 
 #include <algorithm>
@@ -57,80 +58,18 @@ using Rule = QuadratureRule;
 // ---- z-axis: panels adapted to g ---------------------------------------------------------
 
 double checked_g(const std::function<double(double)>& g, double z) {
-  const double v = g(z);
-  if (!std::isfinite(v))
-    throw std::invalid_argument("weak_recovery_threshold: g(" + num(z) + ") = " + num(v) +
-                                " (g must be finite on [-9, 9])");
-  return v;
+  return checked_value(g, z, "weak_recovery_threshold: ", "[-9, 9]");
 }
 
-struct ZMesh {
-  std::vector<double> edges;  // panel i is [edges[i], edges[i+1]]
-  double g_min = std::numeric_limits<double>::infinity();
-  double g_max = -std::numeric_limits<double>::infinity();
-};
+using ZMesh = AdaptedMesh;
 
-// Level-0 z-panels. Start from unit panels on [-9, 9] split at 0 and at the kinks (Gauss-
-// Legendre needs g smooth inside a panel), then bisect any panel across which g varies by more
-// than `dg` = panel_resolution * sqrt(noise_var): there the likelihood N(y; g(z), noise_var)
-// is a narrow bump in z and must be sampled by several nodes. The variation is measured on the
-// panel's own Gauss-Legendre nodes plus its ends. Bisection proceeds breadth-first, so that if
-// the panel budget runs out (tiny noise_var) the mesh is uniformly under-resolved, which the
-// doubling error estimate then reports, rather than fine on the left and coarse on the right.
+// Level-0 z-panels (theory/mesh): unit panels on [-9, 9] split at 0 and at the kinks (Gauss-
+// Legendre needs g smooth inside a panel), bisected wherever g varies by more than `dg` =
+// panel_resolution * sqrt(noise_var): there the likelihood N(y; g(z), noise_var) is a narrow
+// bump in z and must be sampled by several nodes.
 ZMesh build_z_mesh(const std::function<double(double)>& g, const std::vector<double>& kinks, double dg,
                    const Rule& rule) {
-  std::vector<double> base;
-  for (int i = -int(kZMax); i <= int(kZMax); ++i) base.push_back(i);
-  for (double k : kinks)
-    if (k > -kZMax && k < kZMax) base.push_back(k);
-  std::sort(base.begin(), base.end());
-  base.erase(std::unique(base.begin(), base.end(), [](double a, double b) { return b - a < 1e-12; }),
-             base.end());
-
-  struct Panel {
-    double a, b;
-    bool done;
-  };
-  std::vector<Panel> panels;
-  for (std::size_t i = 0; i + 1 < base.size(); ++i) panels.push_back({base[i], base[i + 1], false});
-  ZMesh mesh;
-  std::vector<double> samples(rule.nodes.size() + 2);
-  // Depth cap 48: a jump in g (not declared as a kink) never meets the criterion.
-  for (int depth = 0; depth <= 48; ++depth) {
-    std::vector<Panel> next;
-    bool split_any = false;
-    for (std::size_t i = 0; i < panels.size(); ++i) {
-      const Panel& p = panels[i];
-      if (p.done) {
-        next.push_back(p);
-        continue;
-      }
-      const double mid = 0.5 * (p.a + p.b), half = 0.5 * (p.b - p.a);
-      samples.front() = checked_g(g, p.a);
-      for (std::size_t t = 0; t < rule.nodes.size(); ++t) samples[t + 1] = checked_g(g, mid + half * rule.nodes[t]);
-      samples.back() = checked_g(g, p.b);
-      double variation = 0;
-      for (std::size_t t = 1; t < samples.size(); ++t) variation += std::abs(samples[t] - samples[t - 1]);
-      // Panel count if this one splits: those already placed, this one's two, those to come.
-      const bool split = variation > dg && depth < 48 && next.size() + 2 + (panels.size() - i - 1) <= kMaxPanels;
-      if (split) {
-        next.push_back({p.a, mid, false});
-        next.push_back({mid, p.b, false});
-        split_any = true;
-      } else {
-        for (double v : samples) {
-          mesh.g_min = std::min(mesh.g_min, v);
-          mesh.g_max = std::max(mesh.g_max, v);
-        }
-        next.push_back({p.a, p.b, true});
-      }
-    }
-    panels.swap(next);
-    if (!split_any) break;
-  }
-  mesh.edges.push_back(panels.front().a);
-  for (const Panel& p : panels) mesh.edges.push_back(p.b);
-  return mesh;
+  return build_adapted_mesh(g, kinks, dg, rule, -kZMax, kZMax, 1.0, kMaxPanels, "weak_recovery_threshold: ");
 }
 
 // The z-measure as weighted atoms sorted by g(z): a = Gauss-Legendre weight * phi(z),

@@ -75,6 +75,8 @@ const std::vector<Bad>& table() {
       {"theory", {"--alpha", "1", "--seed", "1.5"}, "", "seed", "1.5"},
       {"theory", {"--alpha", "1", "--signs", "negative"}, "", "signs", "negative"},
       {"theory", {"--alpha", "1", "--method", "magic"}, "", "method", "magic"},
+      {"theory", {"--alpha", "1", "--bo", "2"}, "", "bo", "2"},
+      {"theory", {"--alpha", "1", "--bo", "1", "--noise", "0"}, "", "noise", "0"},
       // ---- config files ----
       {"theory", {"--alpha", "1", "--config", "{CFG}"}, R"({"gamma": 1, "colour": "red"})", "colour", "unknown key"},
       {"theory", {"--alpha", "1", "--config", "{CFG}"}, R"({"gamma": 1,)", "--config", "cfg.json"},
@@ -111,6 +113,12 @@ const std::vector<Bad>& table() {
       {"simulate", {"--d", "5000", "--alpha", "1000", "--learner", "gd", "--steps", "4294967297"}, "", "steps", "4294967297"},
       {"simulate", {"--d", "5000", "--alpha", "1000", "--learner", "gd", "--batch", "-1"}, "", "batch", "-1"},
       {"simulate", {"--d", "5000", "--alpha", "1000", "--learner", "gd", "--init-scale", "-1"}, "", "init_scale", "-1"},
+      {"simulate", {"--d", "5000", "--alpha", "1000", "--amp-q0", "1"}, "", "amp_q0", "1"},
+      {"simulate", {"--d", "5000", "--alpha", "1000", "--learner", "amp", "--amp-k", "9"}, "", "amp_k", "9"},
+      {"simulate", {"--d", "5000", "--alpha", "1000", "--learner", "amp", "--amp-iterations", "0"}, "", "amp_iterations", "0"},
+      {"simulate", {"--d", "5000", "--alpha", "1000", "--learner", "amp"}, "", "alpha", "1000"},  // n d > 6e7
+      {"simulate", {"--d", "5", "--learner", "amp"}, "", "d", "5"},
+      {"simulate", {"--d", "50", "--learner", "amp", "--noise", "0"}, "", "noise", "0"},
       // ---- reproduce (--out is a folder that must not appear) ----
       {"reproduce", {"--quick", "--full"}, "", "--quick", "--full"},
       {"reproduce", {"--quick", "--threads", "0"}, "", "threads", "0"},
