@@ -79,10 +79,10 @@ std::vector<double> parse_number_list(const std::string& field, const std::strin
 
 /// A program to run with an argument vector (no shell: no argument is ever parsed as shell text).
 struct ProgramRun {
-  std::vector<std::string> argv;                            ///< argv[0] is the executable's path
-  std::vector<std::pair<std::string, std::string>> env;     ///< set on top of this process's environment
-  std::string log;                                          ///< stdout and stderr to this file (empty: inherited)
-  std::function<bool()> stop;                               ///< polled while it runs: true sends it SIGTERM once
+  std::vector<std::string> argv = {};                        ///< argv[0] is the executable's path
+  std::vector<std::pair<std::string, std::string>> env = {}; ///< set on top of this process's environment
+  std::string log = {};                                      ///< stdout and stderr to this file (empty: inherited)
+  std::function<bool()> stop = {};                           ///< polled while it runs: true sends it SIGTERM once
 };
 /// Runs it and waits. Returns its exit status, 128 + N if killed by signal N, 127 if it cannot start.
 int run_program(const ProgramRun& run);

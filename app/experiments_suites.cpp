@@ -23,7 +23,8 @@ namespace fs = std::filesystem;
 double suite_cost(const std::string& name) {
   if (name == "test_c6_gd") return 12;
   if (name == "test_c7_readout") return 3;
-  if (name == "test_c8_beta_star_two") return 25;
+  if (name == "test_c8_beta_star_two") return 35;
+  if (name == "test_c9_optimality") return 34;
   return 10;
 }
 

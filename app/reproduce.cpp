@@ -126,7 +126,8 @@ const char* kDefault = R"({
   "gd": {"p": 4, "d": 100, "alpha": 50, "width": 4, "lr": 0.05, "steps": 700, "seeds": 3},
   "information": {"gammas": [0.75, 1.0, 1.5], "kmax": 1000, "per_decade": 8, "mc_samples": 262144,
                   "bracket": {"directions": [2, 3], "d": 1000, "seeds": 3}},
-  "suites": {"names": ["test_c6_gd", "test_c7_readout", "test_c8_beta_star_two"], "master_seed": 1}
+  "optimality": {"directions": 4, "alphas": [1.5, 2.5, 4, 6, 10, 16, 25, 40, 63, 100, 160, 250]},
+  "suites": {"names": ["test_c6_gd", "test_c7_readout", "test_c8_beta_star_two", "test_c9_optimality"], "master_seed": 1}
 })";
 
 nlohmann::json preset_changes(const std::string& preset) {
@@ -139,7 +140,8 @@ nlohmann::json preset_changes(const std::string& preset) {
       "finite_size": {"ds": [250, 500, 1000], "alphas": [2, 3, 5, 8, 13, 20], "seeds": 2, "direction": 2},
       "risk": {"d": 150, "alphas": [10, 30, 100, 300], "seeds": 2},
       "gd": {"steps": 500, "seeds": 2},
-      "information": {"kmax": 1000, "per_decade": 6, "bracket": {"directions": [2], "d": 1000, "seeds": 2}}
+      "information": {"kmax": 1000, "per_decade": 6, "bracket": {"directions": [2], "d": 1000, "seeds": 2}},
+      "optimality": {"directions": 3, "alphas": [1.5, 3, 6, 12, 25, 50, 100, 200]}
     })");
   if (preset == "full")
     return nlohmann::json::parse(R"({
