@@ -41,6 +41,14 @@ void TheoryOptions::validate() const {
     throw std::invalid_argument("threads = " + std::to_string(threads) + " (must be in [0, 256]; 0 = all cores)");
 }
 
+bool odd_activation(const Activation& sigma) {
+  for (int i = 1; i <= 64; ++i) {
+    const double z = 0.125 * i, a = sigma.value(z), b = sigma.value(-z);
+    if (std::abs(a + b) > 1e-14 * (std::abs(a) + std::abs(b)) || (a == 0 && b == 0 && i == 64)) return false;
+  }
+  return true;
+}
+
 bool exact_theory_applies(const ModelConfig& model) {
   return model.preprocessing().bounded() && make_activation(model.activation).even;
 }
@@ -220,7 +228,7 @@ void exact_curve(SpectralPrediction& out, const std::vector<Law>& laws, Tau&& ta
   auto side_of = [&](int k) -> const std::vector<BSolver<Law>>& { return sign_of(k) > 0 ? top : bottom; };
   parallel_for(K, workers, [&](int k) {
     auto& d = out.directions[k];
-    if (d.threshold_status == "unresolved") return;
+    if (d.threshold_status != "resolved") return;
     std::vector<double> v;
     for (const auto& s : side_of(k)) v.push_back(s.threshold(k, sign_of(k) * d.theta.value));
     d.alpha_threshold = comb(v);
@@ -304,6 +312,17 @@ SpectralPrediction predict_spectral(const ModelConfig& model, const std::vector<
                                 "he2|abs|he4|even hermite series; got preprocess " + model.preprocess +
                                 ", activation " + model.activation + ")");
   out.method = (method == Method::exact || (method == Method::automatic && applies)) ? Method::exact : Method::leading;
+  if (method != Method::automatic) {
+    out.method_reason = "requested (--method " + to_string(method) + ")";
+  } else if (applies) {
+    out.method_reason = "auto: bounded T (" + model.preprocess + ") and even activation (" + model.activation +
+                        "): Theory B (exact proportional limit)";
+  } else {
+    std::string why;
+    if (!T.bounded()) why = "T = " + model.preprocess + " is unbounded";
+    if (!sigma.even) why += std::string(why.empty() ? "" : " and ") + "activation " + model.activation + " is not even";
+    out.method_reason = "auto: " + why + ": Theory B does not apply, fell back to Theory A (leading order)";
+  }
   out.note = out.method == Method::exact
                  ? "Theory B (exact proportional limit) for the centred preprocessing T - E[T]"
                  : (applies ? "Theory A (leading order) by request"
@@ -366,7 +385,28 @@ SpectralPrediction predict_spectral(const ModelConfig& model, const std::vector<
     const double th = d.theta.value, err = d.theta.error;
     return std::isfinite(th) && std::isfinite(err) && (std::abs(th) > kThetaResolution * err || (th == 0 && err == 0));
   };
+  // theta_k = 0 exactly by symmetry when sigma and T are both odd (z -> -z maps y -> -y and
+  // T -> -T): a computed theta is then rounding residue and there is no outlier at any alpha.
+  const bool odd_T = T.kind == Preprocess::Kind::identity || T.kind == Preprocess::Kind::clip;
+  const bool zero_theta = odd_T && odd_activation(sigma);
+  // T's scale below what products of doubles resolve (clip:1e-300: Var T underflows to 0).
+  const bool underflow = T.kind != Preprocess::Kind::identity && !(out.var_T.value > 1e-280);
   for (auto& d : out.directions) {
+    if (zero_theta) {
+      d.theta = {0.0, 0.0};
+      d.threshold_status = "never";
+      d.threshold_reason = "theta_" + std::to_string(d.k) + " = 0 exactly (odd activation " + model.activation +
+                           " and odd T " + model.preprocess + ")";
+      d.alpha_threshold = {kInf, 0.0};
+      continue;
+    }
+    if (underflow) {
+      d.threshold_status = "unresolved";
+      d.threshold_reason = "Var T = " + format_number(out.var_T.value) + " underflows double precision (T = " +
+                           model.preprocess + "): alpha_" + std::to_string(d.k) + " is not determined";
+      d.alpha_threshold = {kInf, kInf};
+      continue;
+    }
     if (resolved(d)) continue;
     d.threshold_status = "unresolved";
     d.threshold_reason = "theta_" + std::to_string(d.k) + " = " + format_number(d.theta.value) + " +- " +
@@ -380,7 +420,7 @@ SpectralPrediction predict_spectral(const ModelConfig& model, const std::vector<
 
   if (out.method == Method::leading) {
     for (auto& d : out.directions) {
-      if (d.threshold_status == "unresolved") continue;
+      if (d.threshold_status != "resolved") continue;
       const double th = d.theta.value;
       d.alpha_threshold = {out.var_T.value / (th * th),
                            out.var_T.value / (th * th) * (out.var_T.error / out.var_T.value + 2 * d.theta.error / std::abs(th))};

@@ -75,6 +75,7 @@ struct CurvePoint {
 
 struct SpectralPrediction {
   Method method = Method::leading;  ///< what was actually used
+  std::string method_reason;        ///< why that method (requested, or what auto found)
   ActivationSummary activation;
   double mean_T = 0;        ///< E[T(y)] (the centring constant)
   double mean_T_error = 0;  ///< its numerical error (quadrature)
@@ -95,6 +96,9 @@ SpectralPrediction predict_spectral(const ModelConfig& model, const std::vector<
 /// empirical law of `t_values` (e.g. {1.0} for T = 1, whose edge is Marchenko-Pastur's
 /// (1 + alpha^(-1/2))^2). Exposed for the closed-form checks.
 double exact_bulk_edge(const std::vector<double>& t_values, double alpha);
+
+/// sigma(-z) = -sigma(z) (checked at 64 points to 1e-14; a zero function is not odd here).
+bool odd_activation(const Activation& sigma);
 
 /// True when Theory B applies: bounded T (clip) and even sigma.
 bool exact_theory_applies(const ModelConfig& model);

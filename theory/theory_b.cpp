@@ -236,6 +236,9 @@ std::string quadrature_obstacle(const ModelConfig& model, int directions) {
   const double half = T.kind == Preprocess::Kind::clip ? T.c : std::sqrt(T.c);
   const double nodes = (2 * half / (0.25 * std::sqrt(g.Delta)) + 4.0 * (kGrading + 1)) * kGL;
   const double work = nodes * double(g.nmax) * double(directions + 1) + double(g.N) * double(model.lambdas().size()) * 20;
+  const double memory = double(g.nmax + 1) * double(model.lambdas().size() + directions + 2) * 16;  // bytes
+  if (memory > 512e6)
+    return "the quadrature law would hold ~" + short_number(memory / 1e6) + " MB of transforms (budget 512 MB)";
   if (g.N > (std::size_t(1) << 23) || work > kMaxWork)
     return "the quadrature law would cost ~" + short_number(work) + " operations (budget " + short_number(kMaxWork) +
            "; Delta = " + format_number(model.noise) + " is small or the range of y is wide)";

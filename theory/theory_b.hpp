@@ -105,12 +105,13 @@ struct BSolver {
   Spike spike(double alpha, int q, double lb) const {
     auto h = [&](double l) { return 1.0 / alpha + H(l, q); };
     if (h(lb) >= 0) return {false, 0, 0};
-    double a = lb, step = std::max(lb - tau, 1e-3), b = lb + step;
+    // Steps relative to T's scale (sd of t): the equations are invariant under T -> c T.
+    double a = lb, step = std::max(lb - tau, 1e-3 * std::sqrt(var())), b = lb + step;
     while (h(b) < 0) {
       a = b;
       step *= 2;
       b = lb + step;
-      if (step > 1e12) return {false, 0, 0};
+      if (step > 1e12 * std::sqrt(var())) return {false, 0, 0};
     }
     const double ls = root(h, a, b);
     const double dpsi = 1.0 / alpha - E2(ls);
@@ -123,11 +124,14 @@ struct BSolver {
   double threshold(int q, double theta, double max_span = 1e12) const {
     constexpr double inf = std::numeric_limits<double>::infinity();
     if (theta <= 0) return inf;
-    double lo = tau + 1e-9 * (1 + std::abs(tau)), hi = tau + 1.0;
+    // Bracket relative to T's scale s (an absolute 1e-9 offset put clip:1e-12's root 1000 s
+    // above tau and gave alpha = 1e6 for a threshold near 1).
+    const double s = std::sqrt(var());
+    double lo = tau + 1e-9 * (s + std::abs(tau)), hi = tau + s;
     if (R(lo, q) > 0) return 1.0 / E2(lo);
     while (R(hi, q) < 0) {
       hi = tau + 2 * (hi - tau);
-      if (hi - tau > max_span) return inf;
+      if (hi - tau > max_span * s) return inf;
     }
     return 1.0 / E2(root([&](double l) { return R(l, q); }, lo, hi));
   }
