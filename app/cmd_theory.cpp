@@ -95,8 +95,6 @@ void register_theory(CLI::App& app, Runner& run) {
       }
       const auto method = theory::parse_method(j["method"].get<std::string>());
       const auto pred = theory::predict_spectral(model, alphas, method, opt);
-      if (method == theory::Method::automatic && pred.method == theory::Method::leading)
-        std::cerr << "note: " << pred.method_reason << "\n";
       nlohmann::json res = theory_json(pred, model.activation);
       res["model"] = model;
       // Information-theoretic thresholds per direction (THEORY.md section 5; theory/rate.hpp).
@@ -135,6 +133,9 @@ void register_theory(CLI::App& app, Runner& run) {
                        {"note", risk.note}};
       }
       emit_json(res, *out);
+      // After the output (an error above stays the one line on stderr).
+      if (method == theory::Method::automatic && pred.method == theory::Method::leading)
+        std::cerr << "note: " << pred.method_reason << "\n";
       return 0;
     };
   });

@@ -245,7 +245,8 @@ std::string quadrature_obstacle(const ModelConfig& model, int directions) {
   return "";
 }
 
-QuadratureLaw build_quadrature_law(const ModelConfig& model, const std::vector<int>& dirs, int refine) {
+QuadratureLaw build_quadrature_law(const ModelConfig& model, const std::vector<int>& dirs, int refine,
+                                   double support_tail) {
   const std::string why = quadrature_obstacle(model, int(dirs.size()));
   if (!why.empty()) throw std::invalid_argument(why);
   const Activation s = make_activation(model.activation);
@@ -301,17 +302,38 @@ QuadratureLaw build_quadrature_law(const ModelConfig& model, const std::vector<i
   std::vector<double> Tn;  // T at the nodes
   struct Atom { double T; double a, b; };  // mass = integral of the series over [a, b]
   std::vector<Atom> atoms;
+  // Effective support: an end of T's range whose tail beyond holds less than `support_tail` of the
+  // mass is cut at the point where the tail reaches support_tail (docs/theory-b.md, "support
+  // edge"): the limit formulas put tau at the sup of the support however thin the mass there.
+  const Series S0{&g, &F[0]};
+  auto solve = [](auto&& f, double lo, double hi) {  // f increasing on [lo, hi], f(lo) < 0 < f(hi)
+    for (int it = 0; it < 100 && hi - lo > 1e-13 * (1 + std::abs(lo) + std::abs(hi)); ++it) {
+      const double mid = 0.5 * (lo + hi);
+      (f(mid) < 0 ? lo : hi) = mid;
+    }
+    return 0.5 * (lo + hi);
+  };
+  double Tmin = 0, Tmax = T.c;
   if (T.kind == Preprocess::Kind::clip) {
-    const double a = std::max(-T.c, y_lo), b = std::min(T.c, y_hi);
+    double a = std::max(-T.c, y_lo), b = std::min(T.c, y_hi);
+    const bool low_atom = -T.c > y_lo && S0.integral(y_lo, -T.c) >= support_tail;
+    const bool high_atom = T.c < y_hi && S0.integral(T.c, y_hi) >= support_tail;
+    if (!low_atom) a = solve([&](double q) { return S0.integral(y_lo, q) - support_tail; }, a, b);
+    if (!high_atom) b = solve([&](double q) { return support_tail - S0.integral(q, y_hi); }, a, b);
     interval_nodes(a, b, w, true, true, refine, y, wy);
-    if (-T.c > y_lo) atoms.push_back({-T.c, y_lo, -T.c});
-    if (T.c < y_hi) atoms.push_back({T.c, T.c, y_hi});
+    if (low_atom) atoms.push_back({-T.c, y_lo, -T.c});
+    if (high_atom) atoms.push_back({T.c, T.c, y_hi});
+    Tmin = low_atom ? -T.c : a;
+    Tmax = high_atom ? T.c : b;
   } else {  // square-clip: T = y^2 on |y| < sqrt(c), else c; t's bottom is at y = 0
-    const double r = std::sqrt(T.c);
+    double r = std::sqrt(T.c);
+    const bool atom = 1.0 - S0.integral(std::max(-r, y_lo), std::min(r, y_hi)) >= support_tail;
+    if (!atom) r = solve([&](double q) { return support_tail - (1.0 - S0.integral(-q, q)); }, 0.0, r);
     interval_nodes(std::max(-r, y_lo), std::min(0.0, y_hi), w, true, true, refine, y, wy);
     interval_nodes(std::max(0.0, y_lo), std::min(r, y_hi), w, true, true, refine, y, wy);
     // Atom: everything outside (-r, r): the total minus the inside, both from the series.
-    atoms.push_back({T.c, std::max(-r, y_lo), std::min(r, y_hi)});
+    if (atom) atoms.push_back({T.c, std::max(-r, y_lo), std::min(r, y_hi)});
+    Tmax = atom ? T.c : r * r;
   }
   law.nodes_y = y.size();
   for (double x : y) Tn.push_back(T(x));
@@ -339,11 +361,9 @@ QuadratureLaw build_quadrature_law(const ModelConfig& model, const std::vector<i
   law.mean_T = mean;
   law.t.resize(t_raw.size());
   for (std::size_t i = 0; i < t_raw.size(); ++i) law.t[i] = t_raw[i] - mean;
-  const double Tmax = T.c, Tmin = T.kind == Preprocess::Kind::clip ? -T.c : 0.0;
   law.t_sup = Tmax - mean;
   law.t_inf = Tmin - mean;
   // E[T'] and E[T''] (distributional derivatives: the clip edges carry delta terms).
-  const Series S0{&g, &F[0]};
   double inside = 0, dT = 0;
   for (std::size_t i = 0; i < y.size(); ++i) {
     inside += law.w[i];

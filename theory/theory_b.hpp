@@ -44,10 +44,15 @@ struct QuadratureLaw {
 /// directions; otherwise why not (unbounded T, Delta = 0, or a cost beyond the budget).
 std::string quadrature_obstacle(const ModelConfig& model, int directions);
 
+/// Mass below which an end of T's range does not count as support (docs/theory-b.md, "support
+/// edge"): the tail beyond is dropped and tau sits where the tail reaches this mass.
+inline constexpr double kSupportTail = 1e-9;
+
 /// The law at refinement `refine` (0 = default grid; +1 halves every panel and grid step, -1
 /// doubles them). `dirs` are 0-based direction indices (the v rows, in that order). Throws
 /// std::invalid_argument when quadrature_obstacle is not empty.
-QuadratureLaw build_quadrature_law(const ModelConfig& model, const std::vector<int>& dirs, int refine = 0);
+QuadratureLaw build_quadrature_law(const ModelConfig& model, const std::vector<int>& dirs, int refine = 0,
+                                   double support_tail = kSupportTail);
 
 /// Equations of THEORY section 4 on a law, with T's sign flipped (sign = -1) to study the bottom
 /// of the spectrum as the top of -M. tau = sup of sign * t over the support. With
