@@ -11,6 +11,8 @@
 #include <Random123/philox.h>
 #include <boost/math/tools/roots.hpp>
 
+#include <Eigen/Dense>
+
 #include "theory/theory_b.hpp"
 
 namespace hmi::theory {
@@ -274,6 +276,125 @@ void exact_curve(SpectralPrediction& out, const std::vector<Law>& laws, Tau&& ta
   });
 }
 
+Estimate two_grid(const std::vector<double>& v);
+
+// Non-even sigma on the quadrature laws (theory/theory_b.hpp GeneralSolver): outliers where an
+// eigenvalue of the K x K matrix Phi(l) meets psi(l); direction k takes the outlier with the
+// largest squared overlap Q_j u_jk^2.
+void general_curve(SpectralPrediction& out, const std::vector<QuadratureLaw>& laws, const std::vector<double>& alphas,
+                   int workers) {
+  const int K = int(out.directions.size());
+  std::vector<GeneralSolver> sol;  // law-major: (law 0, top), (law 0, bottom), (law 1, top), ...
+  for (const auto& l : laws)
+    for (double sign : {1.0, -1.0}) sol.push_back(GeneralSolver{{&l, sign, sign > 0 ? l.t_sup : -l.t_inf}, K});
+  using Solver = BSolver<QuadratureLaw>;
+  auto eig = [K](const std::vector<double>& M) {
+    return Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(Eigen::Map<const Eigen::MatrixXd>(M.data(), K, K));
+  };
+  struct Branch { double nu, Q; std::vector<double> u2; };
+  auto outliers = [&](const GeneralSolver& g, double alpha, double lb) {
+    std::vector<Branch> br;
+    const double s = std::sqrt(g.b.var());
+    for (int idx = K - 1; idx >= 0; --idx) {
+      auto f = [&](double l) { return eig(g.Phi(l)).eigenvalues()[idx] - g.b.psi(l, alpha); };
+      if (f(lb) <= 0) continue;
+      double a = lb, step = std::max(lb - g.b.tau, 1e-3 * s), b = lb + step;
+      bool found = true;
+      while (f(b) > 0) {
+        a = b;
+        step *= 2;
+        b = lb + step;
+        if (step > 1e12 * s) { found = false; break; }
+      }
+      if (!found) continue;
+      const double ls = Solver::root(f, a, b);
+      const auto es = eig(g.Phi(ls));
+      const Eigen::VectorXd u = es.eigenvectors().col(idx);
+      const auto dP = g.dPhi(ls);
+      double mu1 = 0;
+      for (int i = 0; i < K; ++i)
+        for (int j = 0; j < K; ++j) mu1 += u[i] * dP[i * K + j] * u[j];
+      const double dpsi = 1.0 / alpha - g.b.E2(ls);
+      Branch B{g.b.sign * g.b.psi(ls, alpha), dpsi / (dpsi - mu1), std::vector<double>(K)};
+      for (int k = 0; k < K; ++k) B.u2[k] = u[k] * u[k];
+      br.push_back(std::move(B));
+    }
+    return br;
+  };
+  // Thresholds: at the threshold psi' = 0 (alpha = 1/E2(l)) and mu_j(l) = psi(l) = l (E1 + E2)(l).
+  auto thresholds = [&](const GeneralSolver& g, std::vector<double>& th) {
+    const double s = std::sqrt(g.b.var()), tau = g.b.tau;
+    for (int idx = K - 1; idx >= 0; --idx) {
+      auto f = [&](double l) { return eig(g.Phi(l)).eigenvalues()[idx] - l * (g.b.E1(l) + g.b.E2(l)); };
+      double lo = tau + 1e-9 * (s + std::abs(tau)), hi = tau + s, l = lo;
+      if (f(lo) <= 0) {
+        bool found = true;
+        while (f(hi) < 0) {
+          hi = tau + 2 * (hi - tau);
+          if (hi - tau > 1e12 * s) { found = false; break; }
+        }
+        if (!found) continue;
+        l = Solver::root(f, lo, hi);
+      }
+      const Eigen::VectorXd u = eig(g.Phi(l)).eigenvectors().col(idx);
+      int k = 0;
+      for (int i = 1; i < K; ++i) if (u[i] * u[i] > u[k] * u[k]) k = i;
+      th[k] = std::min(th[k], 1.0 / g.b.E2(l));
+    }
+  };
+  {
+    std::vector<std::vector<double>> per(sol.size(), std::vector<double>(K, kInf));
+    parallel_for(int(sol.size()), std::min<int>(workers, int(sol.size())), [&](int i) { thresholds(sol[i], per[i]); });
+    std::vector<std::vector<double>> th(laws.size(), std::vector<double>(K, kInf));
+    for (std::size_t i = 0; i < sol.size(); ++i)
+      for (int k = 0; k < K; ++k) th[i / 2][k] = std::min(th[i / 2][k], per[i][k]);  // both sides of law i / 2
+    for (int k = 0; k < K; ++k) {
+      auto& d = out.directions[k];
+      if (d.threshold_status != "resolved") continue;
+      d.alpha_threshold = two_grid({th[0][k], th[1][k]});
+      if (!std::isfinite(d.alpha_threshold.value)) d.threshold_status = "never";
+    }
+  }
+  out.curve.resize(alphas.size());
+  parallel_for(int(alphas.size()), workers, [&](int ia) {
+    const double alpha = alphas[ia];
+    CurvePoint& pt = out.curve[ia];
+    pt.alpha = alpha;
+    std::vector<double> edge_top, edge_bottom;
+    std::vector<std::vector<Branch>> br(laws.size());
+    for (std::size_t L = 0; L < laws.size(); ++L)
+      for (int side = 0; side < 2; ++side) {
+        const auto& g = sol[2 * L + side];
+        const double lb = g.b.lambda_bar(alpha);
+        (side == 0 ? edge_top : edge_bottom).push_back(g.b.sign * g.b.psi(lb, alpha));
+        for (auto& b : outliers(g, alpha, lb)) br[L].push_back(std::move(b));
+      }
+    pt.bulk_edge = two_grid(edge_top);
+    pt.bulk_edge_lower = two_grid(edge_bottom);
+    pt.outlier.assign(K, std::nullopt);
+    pt.overlap.assign(K, Estimate{0.0, 0.0});
+    // q_k = max over outliers j of Q_j u_jk^2 (the predicted max_j <v_j, w_k>^2); the outlier of
+    // direction k is the one whose eigenvector u_j has its largest component on k.
+    for (int k = 0; k < K; ++k) {
+      std::vector<double> q, nu;
+      for (std::size_t L = 0; L < laws.size(); ++L) {
+        double best = 0, at = edge_top[L];
+        bool own = false;
+        for (const auto& b : br[L]) {
+          best = std::max(best, b.Q * b.u2[k]);
+          if (std::max_element(b.u2.begin(), b.u2.end()) - b.u2.begin() == k) { own = true; at = b.nu; }
+        }
+        if (L == 0 && best == 0) break;
+        q.push_back(best);
+        nu.push_back(own || L > 0 ? at : std::numeric_limits<double>::quiet_NaN());
+      }
+      if (q.size() < laws.size()) continue;
+      pt.overlap[k] = two_grid(q);
+      if (!std::isnan(nu[0])) pt.outlier[k] = two_grid(nu);
+    }
+  });
+}
+
 // Two grids: the fine value, error = |fine - coarse|.
 Estimate two_grid(const std::vector<double>& v) {
   const double e = std::abs(v.at(0) - v.at(1));
@@ -300,23 +421,29 @@ SpectralPrediction predict_spectral(const ModelConfig& model, const std::vector<
   const Activation sigma = make_activation(model.activation);
   const std::vector<double> lam = model.lambdas();
   const Preprocess T = model.preprocessing();
-  const int K = std::min<int>(int(lam.size()), opt.max_directions);
+  // Non-even sigma: the K x K form on the quadrature law (docs/theory-b.md section 6), over all p
+  // directions (they no longer decouple, so none may be left out of the matrix).
+  const int p_all = int(lam.size());
+  const bool general = T.bounded() && !sigma.even && opt.theory_method == TheoryMethod::quadrature && p_all <= 64 &&
+                       quadrature_obstacle(model, p_all + p_all * (p_all - 1) / 2).empty();
+  const int K = general ? p_all : std::min<int>(p_all, opt.max_directions);
   const int workers = std::max(1, std::min<int>(std::max<int>(K, int(alphas.size())),
                                                 opt.threads > 0 ? opt.threads : int(std::thread::hardware_concurrency())));
 
   SpectralPrediction out;
   out.activation = analyse(sigma);
-  const bool applies = exact_theory_applies(model);
+  const bool applies = exact_theory_applies(model) || general;
   if (method == Method::exact && !applies)
-    throw std::invalid_argument("method = exact (needs a bounded preprocessing clip:C or square-clip:C and an even activation "
-                                "he2|abs|he4|even hermite series; got preprocess " + model.preprocess +
-                                ", activation " + model.activation + ")");
+    throw std::invalid_argument("method = exact (needs a bounded preprocessing clip:C or square-clip:C, and for a non-even "
+                                "activation theory_method quadrature with Delta > 0 and p <= 64; got preprocess " +
+                                model.preprocess + ", activation " + model.activation + ")");
   out.method = (method == Method::exact || (method == Method::automatic && applies)) ? Method::exact : Method::leading;
   if (method != Method::automatic) {
     out.method_reason = "requested (--method " + to_string(method) + ")";
   } else if (applies) {
-    out.method_reason = "auto: bounded T (" + model.preprocess + ") and even activation (" + model.activation +
-                        "): Theory B (exact proportional limit)";
+    out.method_reason = "auto: bounded T (" + model.preprocess + ") and " +
+                        (general ? "non-even activation (" + model.activation + "): Theory B in its K x K form"
+                                 : "even activation (" + model.activation + "): Theory B (exact proportional limit)");
   } else {
     std::string why;
     if (!T.bounded()) why = "T = " + model.preprocess + " is unbounded";
@@ -356,7 +483,9 @@ SpectralPrediction predict_spectral(const ModelConfig& model, const std::vector<
       std::vector<int> dirs(K);
       for (int k = 0; k < K; ++k) dirs[k] = k;
       quad.resize(2);
-      parallel_for(2, std::min(2, workers), [&](int i) { quad[i] = build_quadrature_law(model, dirs, opt.refine + 1 - i); });
+      parallel_for(2, std::min(2, workers), [&](int i) {
+        quad[i] = build_quadrature_law(model, dirs, opt.refine + 1 - i, kSupportTail, general);
+      });
       out.theory_method = "quadrature";
       out.mean_T = quad[0].mean_T;
       const BSolver<QuadratureLaw> s0{&quad[0], 1.0, 0.0}, s1{&quad[1], 1.0, 0.0};
@@ -427,6 +556,8 @@ SpectralPrediction predict_spectral(const ModelConfig& model, const std::vector<
       mark_never(d);
     }
     leading_order_curve(out, alphas);
+  } else if (general) {
+    general_curve(out, quad, alphas, workers);
   } else if (!quad.empty()) {
     exact_curve(out, quad, [](const QuadratureLaw& l, double sign) { return sign > 0 ? l.t_sup : -l.t_inf; }, two_grid,
                 alphas, workers);

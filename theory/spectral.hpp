@@ -5,7 +5,8 @@
 //
 // Theory A (leading order, BBP): theta_k = E[T (z_k^2 - 1)], s^2 = Var T / alpha,
 //   outlier theta_k + s^2/theta_k and overlap 1 - s^2/theta_k^2 for |theta_k| > s; edge 2 s.
-// Theory B (exact proportional limit, bounded T, even sigma): the Lu-Li / Mondelli-Montanari
+// Theory B (exact proportional limit, bounded T; non-even sigma in its p x p form on the
+// quadrature law, docs/theory-b.md section 6, reporting all p directions): the Lu-Li / Mondelli-Montanari
 //   equations of section 4, applied to the *centred* preprocessing T' = T - E[T]. Centring is
 //   itself a preprocessing: M has exactly the law of D built with T', so the exact theory of
 //   M uses T' (not "the spectrum of D shifted by mean T", which ignores that the sample

@@ -114,10 +114,11 @@ std::vector<std::pair<double, double>> spread_panels(const Activation& s, double
 struct TermTransform {
   std::vector<cd> C;  // C_j(w_n), n = 0..nmax
   std::vector<cd> W;  // W_j(w_n) (only when weighted)
+  std::vector<cd> V;  // V_j(w_n) = E[z e^{-i w lambda sigma(z)}] (only when weighted and pairs)
 };
 
 TermTransform term_transform(const Grid& g, const Activation& s, double lambda, double lo, bool weighted, int refine,
-                             Eigen::FFT<double>& fft) {
+                             Eigen::FFT<double>& fft, bool first = false) {
   const double tau = std::sqrt(g.tau2);
   const auto& gl = gauss_legendre(kGL);
   std::vector<double> z, wt;
@@ -133,7 +134,10 @@ TermTransform term_transform(const Grid& g, const Activation& s, double lambda, 
   for (double& x : wt) x /= m0;
   m2 /= m0;
   const double x0 = lo - kKernel * tau - g.h;  // term grid origin (support inside [x0, x0 + L))
-  std::vector<double> dens(g.N, 0.0), dw(weighted ? g.N : 0, 0.0);
+  double m1 = 0;
+  for (std::size_t i = 0; i < z.size(); ++i) m1 += wt[i] * z[i];  // 0 up to rounding (symmetric rule)
+  const bool zw = weighted && first;
+  std::vector<double> dens(g.N, 0.0), dw(weighted ? g.N : 0, 0.0), dz(zw ? g.N : 0, 0.0);
   const double inv = 1.0 / (std::sqrt(2 * kPi) * tau), reach = kKernel * tau;
   for (std::size_t i = 0; i < z.size(); ++i) {
     const double u = lambda * s.value(z[i]);
@@ -145,6 +149,7 @@ TermTransform term_transform(const Grid& g, const Activation& s, double lambda, 
       const double k = inv * std::exp(-0.5 * d * d);
       dens[m] += wt[i] * k;
       if (weighted) dw[m] += cw * k;
+      if (zw) dz[m] += wt[i] * (z[i] - m1) * k;
     }
   }
   TermTransform out;
@@ -159,6 +164,7 @@ TermTransform term_transform(const Grid& g, const Activation& s, double lambda, 
   };
   transform(dens, out.C);
   if (weighted) transform(dw, out.W);
+  if (zw) transform(dz, out.V);
   return out;
 }
 
@@ -246,7 +252,7 @@ std::string quadrature_obstacle(const ModelConfig& model, int directions) {
 }
 
 QuadratureLaw build_quadrature_law(const ModelConfig& model, const std::vector<int>& dirs, int refine,
-                                   double support_tail) {
+                                   double support_tail, bool pairs) {
   const std::string why = quadrature_obstacle(model, int(dirs.size()));
   if (!why.empty()) throw std::invalid_argument(why);
   const Activation s = make_activation(model.activation);
@@ -260,11 +266,12 @@ QuadratureLaw build_quadrature_law(const ModelConfig& model, const std::vector<i
   // Per-term transforms, then leave-one-out products by prefix and suffix.
   Eigen::FFT<double> fft;
   std::vector<std::vector<cd>> C(p);
-  std::vector<std::vector<cd>> Wk(p);
+  std::vector<std::vector<cd>> Wk(p), Vk(p);
   for (int j = 0; j < p; ++j) {
-    TermTransform tt = term_transform(g, s, lam[j], g.lo[j], weighted[j], refine, fft);
+    TermTransform tt = term_transform(g, s, lam[j], g.lo[j], weighted[j], refine, fft, pairs);
     C[j] = std::move(tt.C);
     if (weighted[j]) Wk[j] = std::move(tt.W);
+    if (weighted[j] && pairs) Vk[j] = std::move(tt.V);
   }
   const std::size_t nf = g.nmax + 1;
   std::vector<cd> noise(nf);
@@ -289,8 +296,20 @@ QuadratureLaw build_quadrature_law(const ModelConfig& model, const std::vector<i
       for (std::size_t n = 0; n < nf; ++n) suffix[n] *= C[j][n];
     }
   }
-  for (int q = 0; q < K; ++q)
-    if (F[q + 1].empty()) throw std::logic_error("build_quadrature_law: direction listed twice");
+  // Pairs a < b (non-even sigma): E[z_a z_b; y] has transform V_a V_b prod_{j != a, b} C_j.
+  if (pairs)
+    for (int a = 0; a < K; ++a)
+      for (int b = a + 1; b < K; ++b) {
+        std::vector<cd> f(nf);
+        for (std::size_t n = 0; n < nf; ++n) {
+          cd acc = Vk[dirs[a]][n] * Vk[dirs[b]][n] * noise[n];
+          for (int j = 0; j < p; ++j)
+            if (j != dirs[a] && j != dirs[b]) acc *= C[j][n];
+          f[n] = acc;
+        }
+        F.push_back(std::move(f));
+      }
+  const int G = int(F.size()) - 1;  // weighted measures after the law
 
   // Continuous part of T's range in y, and the atoms.
   QuadratureLaw law;
@@ -338,8 +357,8 @@ QuadratureLaw build_quadrature_law(const ModelConfig& model, const std::vector<i
   law.nodes_y = y.size();
   for (double x : y) Tn.push_back(T(x));
   std::vector<double> t_raw;
-  std::vector<std::vector<double>> m(K + 1);
-  for (int g_ = 0; g_ <= K; ++g_) {
+  std::vector<std::vector<double>> m(G + 1);
+  for (int g_ = 0; g_ <= G; ++g_) {
     const Series S{&g, &F[g_]};
     for (std::size_t i = 0; i < y.size(); ++i) m[g_].push_back(wy[i] * S.density(y[i]));
     for (const auto& at : atoms) {
@@ -355,7 +374,8 @@ QuadratureLaw build_quadrature_law(const ModelConfig& model, const std::vector<i
   for (double x : m[0]) total += x;
   law.w = m[0];
   for (double& x : law.w) x /= total;
-  law.v.assign(m.begin() + 1, m.end());
+  law.v.assign(m.begin() + 1, m.begin() + 1 + K);
+  law.zz.assign(m.begin() + 1 + K, m.end());
   double mean = 0;
   for (std::size_t i = 0; i < t_raw.size(); ++i) mean += law.w[i] * t_raw[i];
   law.mean_T = mean;

@@ -28,6 +28,8 @@ namespace hmi::theory {
 struct QuadratureLaw {
   std::vector<double> t, w;             ///< nodes and weights (sum w = 1)
   std::vector<std::vector<double>> v;   ///< per requested direction
+  std::vector<std::vector<double>> zz;  ///< pairs (a < b, row-major over a) of requested directions:
+                                        ///< E[z_a z_b; cell] (built only for non-even sigma)
   double mean_T = 0;                    ///< E[T(y)]
   double t_sup = 0, t_inf = 0;          ///< sup / inf of the support of t (T's range minus mean_T)
   double mean_dT = 0, mean_d2T = 0;     ///< E[T'(y)], E[T''(y)] (distributional: the clip edges count)
@@ -52,7 +54,7 @@ inline constexpr double kSupportTail = 1e-9;
 /// doubles them). `dirs` are 0-based direction indices (the v rows, in that order). Throws
 /// std::invalid_argument when quadrature_obstacle is not empty.
 QuadratureLaw build_quadrature_law(const ModelConfig& model, const std::vector<int>& dirs, int refine = 0,
-                                   double support_tail = kSupportTail);
+                                   double support_tail = kSupportTail, bool pairs = false);
 
 /// Equations of THEORY section 4 on a law, with T's sign flipped (sign = -1) to study the bottom
 /// of the spectrum as the top of -M. tau = sup of sign * t over the support. With
@@ -139,6 +141,39 @@ struct BSolver {
       if (hi - tau > max_span * s) return inf;
     }
     return 1.0 / E2(root([&](double l) { return R(l, q); }, lo, hi));
+  }
+};
+
+/// Non-even sigma (docs/theory-b.md section 6): the K x K matrix
+///   Phi(l) = l E[t z z^T/(l - t)],   Phi'(l) = -E[t^2 z z^T/(l - t)^2]
+/// replaces the diagonal phi_k. Outliers sit at psi(l*) where an eigenvalue mu_j(l*) of Phi(l*)
+/// equals psi(l*) (l* > lambda_bar); with u_j its unit eigenvector, the eigenvector's squared
+/// projection on span(w) is psi'/(psi' - u^T Phi' u), and on w_k that times u_jk^2.
+struct GeneralSolver {
+  BSolver<QuadratureLaw> b;
+  int K;
+  // Z_i[a][b] = E[z_a z_b; cell i]: diagonal w + v_a, off-diagonal zz.
+  double Z(std::size_t i, int a, int c) const {
+    if (a == c) return b.L->w[i] + b.L->v[a][i];
+    if (a > c) std::swap(a, c);
+    const int idx = a * K - a * (a + 1) / 2 + (c - a - 1);
+    return b.L->zz[idx][i];
+  }
+  template <class F>
+  std::vector<double> matrix(F&& f) const {  // sum_i f(t_i) Z_i (row-major K x K)
+    std::vector<double> M(std::size_t(K) * K, 0.0);
+    for (std::size_t i = 0; i < b.L->n(); ++i) {
+      const double c = f(b.sign * b.L->t[i]);
+      for (int a = 0; a < K; ++a)
+        for (int e = a; e < K; ++e) M[a * K + e] += c * Z(i, a, e);
+    }
+    for (int a = 0; a < K; ++a)
+      for (int e = 0; e < a; ++e) M[a * K + e] = M[e * K + a];
+    return M;
+  }
+  std::vector<double> Phi(double l) const { return matrix([&](double t) { return l * t / (l - t); }); }
+  std::vector<double> dPhi(double l) const {
+    return matrix([&](double t) { const double r = t / (l - t); return -r * r; });
   }
 };
 

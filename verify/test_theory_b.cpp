@@ -226,3 +226,31 @@ BOOST_AUTO_TEST_CASE(tiny_clip_levels_and_exact_zeros) {
   const auto h = predict_spectral(model("he2", "identity", 4, 1.0, 0.1), {10.0}, Method::automatic, o);
   for (const auto& d : h.directions) BOOST_TEST(d.threshold_status == "resolved");
 }
+
+// Non-even sigma: the p x p form (GeneralSolver) reproduces the decoupled solver where the
+// couplings vanish: hermite:0,1e-300,1 is flagged non-even (an odd coefficient) but is He_2/2 to
+// rounding. A deliberately wrong variant, Theory A, differs by > 0.05 in q_1 (and the p x p form
+// is the one simulation confirms for relu and quadratic-relu: docs/theory-b.md section 6).
+BOOST_AUTO_TEST_CASE(general_form_reduces_to_the_decoupled_one) {
+  TheoryOptions o;
+  const std::vector<double> al{2.0, 10.0, 50.0};
+  const auto even = predict_spectral(model("hermite:0,0,1", "clip:1.5", 8, 1.0, 0.1), al, Method::exact, o);
+  const auto gen = predict_spectral(model("hermite:0,1e-300,1", "clip:1.5", 8, 1.0, 0.1), al, Method::automatic, o);
+  BOOST_TEST(gen.method_reason.find("K x K") != std::string::npos, gen.method_reason);
+  BOOST_TEST(gen.directions.size() == 8u);
+  for (std::size_t i = 0; i < al.size(); ++i)
+    for (int k = 0; k < 3; ++k) {
+      BOOST_TEST(std::abs(gen.curve[i].overlap[k].value - even.curve[i].overlap[k].value) <= 1e-9);
+      BOOST_TEST(bool(gen.curve[i].outlier[k]) == bool(even.curve[i].outlier[k]));
+      if (gen.curve[i].outlier[k])
+        BOOST_TEST(std::abs(gen.curve[i].outlier[k]->value - even.curve[i].outlier[k]->value) <= 1e-9);
+    }
+  for (int k = 0; k < 3; ++k)
+    BOOST_TEST(std::abs(gen.directions[k].alpha_threshold.value - even.directions[k].alpha_threshold.value) <=
+               1e-8 * even.directions[k].alpha_threshold.value);
+  const auto relu = predict_spectral(model("relu", "clip:3", 8, 1.0, 0.1), {20.0}, Method::automatic, o);
+  const auto lead = predict_spectral(model("relu", "clip:3", 8, 1.0, 0.1), {20.0}, Method::leading, o);
+  BOOST_TEST((relu.method == Method::exact));
+  BOOST_TEST(relu.numerical_error <= 1e-6);
+  BOOST_TEST(std::abs(relu.curve[0].overlap[0].value - lead.curve[0].overlap[0].value) > 0.05);
+}
