@@ -447,7 +447,15 @@ SpectralPrediction predict_spectral(const ModelConfig& model, const std::vector<
   } else {
     std::string why;
     if (!T.bounded()) why = "T = " + model.preprocess + " is unbounded";
-    if (!sigma.even) why += std::string(why.empty() ? "" : " and ") + "activation " + model.activation + " is not even";
+    if (!sigma.even) {
+      why += std::string(why.empty() ? "" : " and ") + "activation " + model.activation + " is not even";
+      if (T.bounded()) {  // its p x p form needs the quadrature law
+        const std::string ob = opt.theory_method != TheoryMethod::quadrature ? "theory_method is montecarlo"
+                               : p_all > 64 ? "p > 64"
+                                            : quadrature_obstacle(model, p_all + p_all * (p_all - 1) / 2);
+        why += " (its p x p form needs the quadrature law: " + ob + ")";
+      }
+    }
     out.method_reason = "auto: " + why + ": Theory B does not apply, fell back to Theory A (leading order)";
   }
   out.note = out.method == Method::exact

@@ -1,7 +1,7 @@
 // Deterministic Theory B (theory/theory_b.hpp, docs/theory-b.md): the quadrature law converges
 // under refinement, agrees with the Monte Carlo path within the Monte Carlo error on four models
 // unlike the defaults, and the same comparison rejects deliberately wrong laws (the atom of the
-// clipped T dropped; lambda_k off by 5%). Runtime ~15-25 s on 2 cores (four Monte Carlo runs
+// clipped T dropped; gamma + 0.1). Runtime ~10-30 s on 2 cores (four Monte Carlo runs
 // with 2^20 samples dominate).
 #define BOOST_TEST_MODULE theory_b
 #include <boost/test/unit_test.hpp>
