@@ -44,6 +44,8 @@ nlohmann::json theory_json(const theory::SpectralPrediction& pred, const std::st
           {"directions", dirs},
           {"curve", curve},
           {"method", theory::to_string(pred.method)},
+          {"method_reason", pred.method_reason},
+          {"theory_method", pred.theory_method},
           {"numerical_error", pred.numerical_error},
           {"note", pred.note}};
 }
@@ -80,7 +82,9 @@ void register_theory(CLI::App& app, Runner& run) {
   auto alpha = std::make_shared<std::string>();
   auto out = std::make_shared<std::string>();
   flags->add_string("method", "auto|leading|exact (exact = Theory B: bounded T and even activation)", "auto");
-  flags->add_int("theory_samples", "Monte Carlo samples of (T(y), z) behind Theory B and non-identity T", 1 << 20);
+  flags->add_string("theory_method", "quadrature|montecarlo: how expectations over (T(y), z) are computed for a "
+                    "non-identity T (quadrature falls back to montecarlo where it does not apply, e.g. Delta = 0)", "quadrature");
+  flags->add_int("theory_samples", "Monte Carlo samples of (T(y), z) (theory_method montecarlo, and its fallbacks)", 1 << 20);
   flags->add_int("top", "directions to report (0 = all p, at most 64)", 0);
   flags->add_int("width", "student width m: > 0 adds curve[].risk (Theory E, THEORY section 7)", 0);
   flags->add_int("d", "dimension for the readout variance term of the risk (n_r = alpha d; 0 = omit the term)", 0);
@@ -112,6 +116,12 @@ void register_theory(CLI::App& app, Runner& run) {
       // The risk needs the overlaps of every direction the student can represent.
       if (width > 0) opt.max_directions = std::max(opt.max_directions, int(std::min<long long>(p, width)));
       check_bayes_flag(model, j["bo"]);  // before any computation
+      {
+        const std::string tm = j["theory_method"].get<std::string>();
+        if (tm != "quadrature" && tm != "montecarlo")
+          throw UsageError("theory_method = '" + theory::brief_text(tm) + "' (must be quadrature or montecarlo)");
+        opt.theory_method = theory::parse_theory_method(tm);
+      }
       const auto method = theory::parse_method(j["method"].get<std::string>());
       const auto pred = theory::predict_spectral(model, alphas, method, opt);
       nlohmann::json res = theory_json(pred, model.activation);
@@ -153,6 +163,9 @@ void register_theory(CLI::App& app, Runner& run) {
                        {"note", risk.note}};
       }
       emit_json(res, *out);
+      // After the output (an error above stays the one line on stderr).
+      if (method == theory::Method::automatic && pred.method == theory::Method::leading)
+        std::cerr << "note: " << pred.method_reason << "\n";
       return 0;
     };
   });

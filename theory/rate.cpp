@@ -11,9 +11,12 @@
 
 #include <boost/math/tools/roots.hpp>
 
-#include "estimators/data.hpp"
+#include <Random123/boxmuller.hpp>
+#include <Random123/philox.h>
+
 #include "theory/activation.hpp"
 #include "theory/spectral.hpp"
+#include "theory/theory_b.hpp"
 
 namespace hmi::theory {
 namespace {
@@ -21,7 +24,7 @@ namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr int kBatches = 8;
-// Stream of est::fill_gaussian_row for the theory sample (the data use streams 0-4).
+// Philox key word of the theory sample (independent of theory/spectral.cpp's).
 constexpr std::uint64_t kRateStream = 0x72617465;  // "rate"
 
 int worker_count(int threads, int jobs) {
@@ -122,14 +125,23 @@ Sample draw_sample(const ModelConfig& model, const Activation& sigma, const std:
     return acc;
   };
   // Sample i is a function of (seed, i) only: the split over threads does not change it. The
-  // normals come from the data generator's vectorised Philox kernel (estimators/data.hpp; 6x
-  // faster than scalar Box-Muller, which matters at p ~ 1000), on a stream the data never use.
+  // normals: Philox4x64 counter (i, j) -> four Box-Muller normals (theory/ does not use the data
+  // generator of estimators/; this path is the fallback where the quadrature law does not apply).
   const std::size_t chunk = 4096;
   const int jobs = int((s.n + chunk - 1) / chunk);
+  const r123::Philox4x64 rng;
+  const r123::Philox4x64::key_type key{{opt.mc_seed, kRateStream}};
   parallel_for(jobs, worker_count(opt.threads, jobs), [&](int job) {
     std::vector<double> g(p + 1);
     for (std::size_t i = std::size_t(job) * chunk; i < std::min(s.n, std::size_t(job + 1) * chunk); ++i) {
-      est::fill_gaussian_row(opt.mc_seed, kRateStream, i, p + 1, g.data());
+      for (int j = 0; j < p + 1; j += 4) {
+        const auto r = rng({{i, std::uint64_t(j), 0, 0}}, key);
+        const auto a = r123::boxmuller(r[0], r[1]), b = r123::boxmuller(r[2], r[3]);
+        g[j] = a.x;
+        if (j + 1 < p + 1) g[j + 1] = a.y;
+        if (j + 2 < p + 1) g[j + 2] = b.x;
+        if (j + 3 < p + 1) g[j + 3] = b.y;
+      }
       double y = sd * g[p];
       for (int k = 0; k < p; ++k) y += lam[k] * sigma.value(g[k]);
       const double Ty = T(y);
@@ -371,8 +383,49 @@ SpectralThresholds spectral_thresholds(const ModelConfig& model, const std::vect
     return out;
   }
 
-  // Bounded T: Monte Carlo with control variates.
   out.exact = exact_theory_applies(model);
+  // Bounded T: the deterministic quadrature law (theory/theory_b.hpp) on two grids where it applies.
+  if (opt.quadrature_law && quadrature_obstacle(model, int(ks.size())).empty()) {
+    std::vector<int> dirs;  // distinct 0-based directions; slot[q] = row of ks[q]
+    std::vector<int> slot;
+    for (int k : ks) {
+      auto it = std::find(dirs.begin(), dirs.end(), k - 1);
+      slot.push_back(int(it - dirs.begin()));
+      if (it == dirs.end()) dirs.push_back(k - 1);
+    }
+    std::vector<QuadratureLaw> law(2);
+    parallel_for(2, worker_count(opt.threads, 2), [&](int i) { law[i] = build_quadrature_law(model, dirs, 1 - i); });
+    auto two = [](double fine, double coarse) { return Estimate{fine, std::abs(fine - coarse)}; };
+    out.method = std::string("deterministic quadrature of the law of (T(y), z_k) on two grids (docs/theory-b.md): Theory A") +
+                 (out.exact ? " and Theory B" : " (Theory B needs an even sigma)");
+    out.mean_T = law[0].mean_T;
+    const BSolver<QuadratureLaw> f0{&law[0], 1.0, 0.0}, f1{&law[1], 1.0, 0.0};
+    out.var_T = two(f0.var(), f1.var());
+    out.mean_dT = two(law[0].mean_dT, law[1].mean_dT);
+    out.mean_d2T = two(law[0].mean_d2T, law[1].mean_d2T);
+    out.directions.resize(ks.size());
+    parallel_for(int(ks.size()), worker_count(opt.threads, int(ks.size())), [&](int q) {
+      SpectralThreshold& d = out.directions[q];
+      d.k = ks[q];
+      d.lambda = lam[ks[q] - 1];
+      const int row = slot[q];
+      d.theta = two(f0.theta(row), f1.theta(row));
+      const double th0 = d.theta.value, th1 = f1.theta(row);
+      d.alpha_leading = two(out.var_T.value / (th0 * th0), f1.var() / (th1 * th1));
+      d.alpha_exact = {kNaN, kNaN};
+      if (!out.exact || d.k > opt.exact_max_k) return;
+      const double sign = th0 >= 0 ? 1.0 : -1.0;
+      double a[2];
+      for (int i = 0; i < 2; ++i) {
+        const BSolver<QuadratureLaw> s{&law[i], sign, sign > 0 ? law[i].t_sup : -law[i].t_inf};
+        a[i] = s.threshold(row, s.theta(row), 1e15);
+      }
+      d.alpha_exact = {a[0], std::isfinite(a[0] - a[1]) ? std::abs(a[0] - a[1]) : (a[0] == a[1] ? 0.0 : kInf)};
+    });
+    return out;
+  }
+
+  // Otherwise Monte Carlo with control variates.
   const bool second_order = a.beta_star >= 2;
   out.method = std::string("Monte Carlo over (y, z_k) with ") + (second_order ? "first- and second-order" : "first-order") +
                " control variates (" + std::to_string(opt.mc_samples) + " samples, seed " + std::to_string(opt.mc_seed) +

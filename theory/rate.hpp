@@ -17,7 +17,12 @@
 //  * the information-theoretic thresholds: oracle and agnostic (theory/information.hpp);
 //  * their ratio, its predicted k -> infinity limit, and least-squares log-log slopes.
 //
-// Bounded T: one Monte Carlo sample of (y, z_k), k in the requested set (all p directions drawn,
+// Bounded T, by default: the deterministic quadrature law of (T(y), z_k) (theory/theory_b.hpp,
+// docs/theory-b.md) on two grids, theta_k, Var T, E T', E T'' and both thresholds with the
+// two-grid difference as error (~1e-12 relative at every k: no Monte Carlo noise growing with k).
+// Where it does not apply (Delta = 0, or beyond its cost budget, e.g. he4 at p = 1000) or with
+// RateOptions.quadrature_law = false, the Monte Carlo path below.
+// Bounded T, Monte Carlo: one sample of (y, z_k), k in the requested set (all p directions drawn,
 // so p ~ 1000 costs ~1-3 s for 2^18 samples). Write y = lambda_k sigma(z_k) + R_k with R_k
 // independent of z_k. A plain Monte Carlo mean of f(T(y)) (z_k^2 - 1) has an O(1) standard
 // deviation while its expectation is O(lambda_k) (O(lambda_k^2) when mu2 = 0), so its relative
@@ -72,6 +77,8 @@ struct RateOptions {
   int exact_max_k = 100000;             ///< Theory B only for k <= this (its Monte Carlo error grows with k
                                         ///< for heavy-tailed sigma with beta* = 2; Theory A does not)
   bool information = true;              ///< also compute the oracle and agnostic thresholds
+  bool quadrature_law = true;           ///< bounded T: deterministic quadrature (theory/theory_b.hpp) where
+                                        ///< it applies (Delta > 0, within its budget); else Monte Carlo
   ThresholdConfig quadrature = {};      ///< for the information-theoretic thresholds
   /// Throws std::invalid_argument "RateOptions.field = value (must be ...)".
   void validate() const;

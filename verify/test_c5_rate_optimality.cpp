@@ -124,9 +124,10 @@ bool theory_checks(reports::ClaimReport& r, double exponent_factor, double oracl
 // ---- simulation side ------------------------------------------------------------------------
 
 theory::SpectralPrediction theory_B(const theory::ModelConfig& m, const std::vector<double>& alphas,
-                                    std::uint64_t samples = 1u << 20) {
+                                    std::uint64_t samples = 1u << 20, bool montecarlo = false) {
   theory::TheoryOptions opt;
   opt.mc_samples = samples;
+  if (montecarlo) opt.theory_method = theory::TheoryMethod::montecarlo;
   return theory::predict_spectral(m, alphas, theory::Method::exact, opt);
 }
 
@@ -181,8 +182,9 @@ BOOST_AUTO_TEST_CASE(control_variates_reproduce_theory_B) {
   m.p = 16;
   std::vector<int> ks;
   for (int k = 1; k <= 16; ++k) ks.push_back(k);
-  const auto cv = theory::spectral_thresholds(m, ks);
-  const auto ref = theory_B(m, {1.0});
+  // Both Monte Carlo paths (the default is now the deterministic quadrature, test_theory_b).
+  const auto cv = theory::spectral_thresholds(m, ks, theory::RateOptions{.quadrature_law = false});
+  const auto ref = theory_B(m, {1.0}, 1u << 20, true);
   for (int k = 1; k <= 16; ++k) {
     const auto& a = cv.directions[k - 1].alpha_exact;
     const auto& b = ref.directions[k - 1].alpha_threshold;
