@@ -99,7 +99,7 @@ std::uint64_t krylov_memory_bound(const KrylovConfig& cfg, int p) {
   const std::uint64_t n = cfg.n(), b = std::uint64_t(cfg.width(p)), blocks = std::uint64_t(cfg.block_budget(p));
   // s, the current block Y, the fresh columns N, the left basis L (b per block); pass 1 keeps
   // per-worker chunks of (2 p + 2) doubles a row; the small matrices are (b blocks)^2.
-  const std::uint64_t tall = n * (1 + 2 * b + b * blocks);
+  const std::uint64_t tall = n * (1 + 2 * b + b * blocks);  // Y, and L with one block of room
   const std::uint64_t small = std::uint64_t(cfg.threads) * kChunk * (2 * p + 2) + std::uint64_t(cfg.d) +
                               3 * (b * blocks) * (b * blocks) + 16 * b * b * blocks;
   return 8 * (tall + small);
@@ -137,8 +137,10 @@ KrylovResult run_krylov(const Teacher& t, const KrylovConfig& cfg) {
   // Pass 1: teacher coordinates z_i = R^T g_i[0..p) from the first p raw normals of row i and
   // the labels, exactly as the direct engine (so one seed gives both engines the same labels);
   // z goes into the first p columns of the starting block Y, T(y_i) into s.
-  Panel s(n, 1), Y(n, std::size_t(b)), N(n, std::size_t(b));
-  Panel L(n, std::size_t(b) * std::size_t(budget));
+  // L holds the revealed left basis plus one block of room: the fresh columns N of the next
+  // block sit right after R_j, so that [R_j | N] is projected off L in one pass.
+  Panel s(n, 1), Y(n, std::size_t(b));
+  Panel L(n, std::size_t(b) * std::size_t(budget + 1));
   const detail::TeacherBasis basis = detail::teacher_basis(t);
   const std::uint64_t chunks = (n + kChunk - 1) / kChunk;
   std::vector<double> csum(chunks), ccomp(chunks);
@@ -215,9 +217,18 @@ KrylovResult run_krylov(const Teacher& t, const KrylovConfig& cfg) {
     diag.push_back(A);
 
     // reveal(R_j): R' = (I - P_L) R twice; R' = Q C; H^T R = [old u] (HU)^T R + [new u] B C.
+    // The next block's fresh columns N (independent of everything) ride along in the first pass.
+    const bool more = j + 1 < budget;
+    double* Nj = R + n * std::size_t(b);
+    if (more) {
+      gaussian_columns(t.seed, next_column, b, n, Nj, threads);
+      next_column += std::uint64_t(b);
+    }
     if (cfg.fault != KrylovConfig::Fault::no_reorthogonalisation) {
+      project(R, more ? 2 * b : b, rL);
       project(R, b, rL);
-      project(R, b, rL);
+    } else if (more) {
+      project(Nj, b, rL);
     }
     if (blas::householder_qr(int(n), b, R, int(n), Cj.data()) != 0) throw std::runtime_error("krylov: QR failed");
     // A nearly dependent block (a converged direction) leaves Q's trailing columns shaped by
@@ -228,7 +239,6 @@ KrylovResult run_krylov(const Teacher& t, const KrylovConfig& cfg) {
       cmin = std::min(cmin, std::abs(Cj[std::size_t(a) * b + a]));
     }
     if (rL > 0 && cfg.fault != KrylovConfig::Fault::no_reorthogonalisation && !(cmin > 1e-6 * cmax)) {
-      project(R, b, rL);
       project(R, b, rL);
       if (blas::householder_qr(int(n), b, R, int(n), C2.data()) != 0) throw std::runtime_error("krylov: QR failed");
       std::vector<double> CC(std::size_t(b) * b, 0.0);  // C <- C2 C (both upper triangular)
@@ -251,6 +261,8 @@ KrylovResult run_krylov(const Teacher& t, const KrylovConfig& cfg) {
     sub.push_back(BC);
 
     // Rayleigh-Ritz on blocks 0..j; the residual of Ritz vector y is ||B_j C_j y_(block j)||.
+    // Not before min_blocks - 1 (no stop is possible there; the dense eigensolver dominates small n).
+    if (j + 2 >= cfg.min_blocks || j + 1 >= budget) {
     const int dim = b * (j + 1);
     xt::xtensor<double, 2> T = xt::zeros<double>({std::size_t(dim), std::size_t(dim)});
     bool finite = true;
@@ -304,12 +316,16 @@ KrylovResult run_krylov(const Teacher& t, const KrylovConfig& cfg) {
     }
     prev_watched = watched;
     if (j + 1 >= budget) break;
+    }
 
-    // Next block: Y_{j+1} = H U_new = Q B^T + (I - P_L) N, N fresh (L now includes Q).
-    gaussian_columns(t.seed, next_column, b, n, N.col(0), threads);
-    next_column += std::uint64_t(b);
-    project(N.col(0), b, rL + b);
-    std::copy(N.col(0), N.col(0) + n * std::size_t(b), Y.col(0));
+    // Next block: Y_{j+1} = H U_new = Q B^T + (I - P_L) N, L now including Q: N was projected
+    // off the old L above; off Q here (twice: cheap, b columns).
+    for (int pass = 0; pass < 2; ++pass) {
+      tmp.resize(std::size_t(b) * b);
+      blas::gemm_cm(true, false, b, b, int(n), 1.0, R, int(n), Nj, int(n), 0.0, tmp.data(), b);
+      blas::gemm_cm(false, false, int(n), b, b, -1.0, R, int(n), tmp.data(), b, 1.0, Nj, int(n));
+    }
+    std::copy(Nj, Nj + n * std::size_t(b), Y.col(0));
     blas::gemm_cm(false, true, int(n), b, b, 1.0, R, int(n), Bj.data(), b, 1.0, Y.col(0), int(n));
   }
   res.blocks = j + 1;
@@ -350,7 +366,7 @@ KrylovResult run_krylov(const Teacher& t, const KrylovConfig& cfg) {
     res.eig.status = "non_finite";
     res.eig.residual = NAN;
   }
-  res.memory_bytes = 8 * (n * std::uint64_t(1 + 2 * b + b * res.blocks));
+  res.memory_bytes = 8 * (n * std::uint64_t(1 + b + b * std::min(res.blocks + 1, budget + 1)));
   res.total_s = seconds_since(t0);
   return res;
 }
