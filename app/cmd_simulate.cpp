@@ -190,7 +190,7 @@ void register_simulate(CLI::App& app, Runner& run) {
         throw UsageError("readout = '" + readout + "' (must be none, ridge or ridge-same)");
       const bool stage = width > 0 || learner != "spectral" || readout != "none";
       if (stage && krylov)
-        throw UsageError("engine = 'krylov' (the learner stage (--width, --learner, --readout) needs the full eigenvectors of M: use --engine direct)");
+        throw UsageError("engine = 'krylov' (must be direct when a learner stage runs: --width, --learner and --readout need the full eigenvectors of M)");
       if (stage && width == 0) width = model.num_directions();
       if (width > cfg.d) throw UsageError("width = " + std::to_string(width) + " (must be <= d = " + std::to_string(cfg.d) + ")");
       if (stage) cfg.top = std::max(cfg.top_for(model.num_directions()), width);

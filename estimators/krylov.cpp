@@ -130,9 +130,11 @@ KrylovResult run_krylov(const Teacher& t, const KrylovConfig& cfg) {
     throw std::invalid_argument("d = " + std::to_string(cfg.d) + ", alpha = " + theory::format_number(cfg.alpha) +
                                 ": the krylov engine needs up to " + gigabytes(double(res.memory_bound)) + " (n = " +
                                 std::to_string(n) + ", " + std::to_string(budget) + " blocks of " + std::to_string(b) +
-                                " columns) but " + gigabytes(avail) + " are available (lower --blocks or alpha)");
+                                " columns) but " + gigabytes(avail) + " are available (the estimate must fit in MemAvailable: lower the block budget or alpha)");
   const int threads = cfg.threads;
-  blas::set_threads(threads);
+  // Parallelism is ours (row chunks): single-threaded BLAS, no idle OpenBLAS workers spinning.
+  blas::set_threads(1);
+  if (threads > 1) blas::release_idle_threads();
 
   // Pass 1: teacher coordinates z_i = R^T g_i[0..p) from the first p raw normals of row i and
   // the labels, exactly as the direct engine (so one seed gives both engines the same labels);
@@ -189,12 +191,50 @@ KrylovResult run_krylov(const Teacher& t, const KrylovConfig& cfg) {
       f(r0, std::min(kChunk, n - r0));
     });
   };
-  // X -= L[:, 0:k] (L[:, 0:k]^T X) for a panel X of w columns (classical Gram-Schmidt, one pass).
-  auto project = [&](double* X, int w, int k) {
+  // X -= L[:, 0:k] (L[:, 0:k]^T X) for a panel X of w columns (classical Gram-Schmidt), then
+  // once more for its first w2 columns ("twice is enough"). The tall products are split over
+  // row chunks of kSweep rows, each worker calling single-threaded BLAS on chunks that stay in
+  // cache, and the update of one pass is fused with the inner products of the next: L is read
+  // three times per double projection instead of four, and never packed whole by the BLAS.
+  // Partial inner products are summed per worker, then in worker order (rounding only).
+  constexpr std::uint64_t kSweep = 2048;
+  const std::uint64_t sweeps = (n + kSweep - 1) / kSweep;
+  const int workers = int(std::max<std::uint64_t>(1, std::min<std::uint64_t>(std::uint64_t(threads), sweeps)));
+  std::vector<std::vector<double>> part(workers);
+  auto sweep = [&](auto&& f) {
+    theory::parallel_for(workers, workers, [&](int w) {
+      for (std::uint64_t q = std::uint64_t(w); q < sweeps; q += std::uint64_t(workers)) {
+        const std::uint64_t r0 = q * kSweep;
+        f(w, r0, int(std::min(kSweep, n - r0)));
+      }
+    });
+  };
+  auto reduce = [&](std::size_t size) {
+    tmp.assign(size, 0.0);
+    for (const auto& pw : part)
+      for (std::size_t i = 0; i < size; ++i) tmp[i] += pw[i];
+  };
+  std::vector<double> T1;
+  auto project = [&](double* X, int w, int w2, int k) {
     if (k == 0) return;
-    tmp.resize(std::size_t(k) * w);
-    blas::gemm_cm(true, false, k, w, int(n), 1.0, L.col(0), int(n), X, int(n), 0.0, tmp.data(), k);
-    blas::gemm_cm(false, false, int(n), w, k, -1.0, L.col(0), int(n), tmp.data(), k, 1.0, X, int(n));
+    const int ld = int(n);
+    const double* L0 = L.col(0);
+    for (auto& pw : part) pw.assign(std::size_t(k) * w, 0.0);
+    sweep([&](int wk, std::uint64_t r0, int rows) {  // T1 = L^T X
+      blas::gemm_cm(true, false, k, w, rows, 1.0, L0 + r0, ld, X + r0, ld, 1.0, part[wk].data(), k);
+    });
+    reduce(std::size_t(k) * w);
+    T1 = tmp;
+    for (auto& pw : part) pw.assign(std::size_t(k) * w2, 0.0);
+    sweep([&](int wk, std::uint64_t r0, int rows) {  // X -= L T1; T2 = L^T X[:, 0:w2]
+      blas::gemm_cm(false, false, rows, w, k, -1.0, L0 + r0, ld, T1.data(), k, 1.0, X + r0, ld);
+      if (w2 > 0) blas::gemm_cm(true, false, k, w2, rows, 1.0, L0 + r0, ld, X + r0, ld, 1.0, part[wk].data(), k);
+    });
+    if (w2 == 0) return;
+    reduce(std::size_t(k) * w2);
+    sweep([&](int, std::uint64_t r0, int rows) {  // X[:, 0:w2] -= L T2
+      blas::gemm_cm(false, false, rows, w2, k, -1.0, L0 + r0, ld, tmp.data(), k, 1.0, X + r0, ld);
+    });
   };
   xt::xtensor<double, 1> theta;
   xt::xtensor<double, 2> V;
@@ -225,10 +265,9 @@ KrylovResult run_krylov(const Teacher& t, const KrylovConfig& cfg) {
       next_column += std::uint64_t(b);
     }
     if (cfg.fault != KrylovConfig::Fault::no_reorthogonalisation) {
-      project(R, more ? 2 * b : b, rL);
-      project(R, b, rL);
+      project(R, more ? 2 * b : b, b, rL);
     } else if (more) {
-      project(Nj, b, rL);
+      project(Nj, b, 0, rL);
     }
     if (blas::householder_qr(int(n), b, R, int(n), Cj.data()) != 0) throw std::runtime_error("krylov: QR failed");
     // A nearly dependent block (a converged direction) leaves Q's trailing columns shaped by
@@ -239,7 +278,7 @@ KrylovResult run_krylov(const Teacher& t, const KrylovConfig& cfg) {
       cmin = std::min(cmin, std::abs(Cj[std::size_t(a) * b + a]));
     }
     if (rL > 0 && cfg.fault != KrylovConfig::Fault::no_reorthogonalisation && !(cmin > 1e-6 * cmax)) {
-      project(R, b, rL);
+      project(R, b, 0, rL);
       if (blas::householder_qr(int(n), b, R, int(n), C2.data()) != 0) throw std::runtime_error("krylov: QR failed");
       std::vector<double> CC(std::size_t(b) * b, 0.0);  // C <- C2 C (both upper triangular)
       blas::gemm_cm(false, false, b, b, b, 1.0, C2.data(), b, Cj.data(), b, 0.0, CC.data(), b);
@@ -367,6 +406,7 @@ KrylovResult run_krylov(const Teacher& t, const KrylovConfig& cfg) {
     res.eig.residual = NAN;
   }
   res.memory_bytes = 8 * (n * std::uint64_t(1 + b + b * std::min(res.blocks + 1, budget + 1)));
+  blas::set_threads(threads);  // as the direct engine: later BLAS calls use the caller's threads
   res.total_s = seconds_since(t0);
   return res;
 }
