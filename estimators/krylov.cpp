@@ -80,8 +80,10 @@ void KrylovConfig::validate(int p) const {
   if (!(tol > 0) || !(tol < 1)) throw std::invalid_argument("tol = " + theory::format_number(tol) + " (must be in (0, 1))");
   if (!(edge_margin >= 0) || !std::isfinite(edge_margin))
     throw std::invalid_argument("edge_margin = " + theory::format_number(edge_margin) + " (must be finite and >= 0)");
-  if (d - p < complement + 1)
-    throw std::invalid_argument("complement = " + std::to_string(complement) + " (must be < d - p = " + std::to_string(d - p) + ")");
+  // One block must fit: complement + (p + complement) revealed directions in R^(d - p).
+  if (d - p < complement + width(p))
+    throw std::invalid_argument("d = " + std::to_string(d) + " (must be >= 2 p + 2 complement = " + std::to_string(2 * p + 2 * complement) +
+                                " for the krylov engine; use --engine direct or a smaller --complement)");
   if (n() < std::uint64_t(2 * width(p)))
     throw std::invalid_argument("alpha = " + theory::format_number(alpha) + " (alpha*d must give at least 2 (p + complement) samples)");
 }
