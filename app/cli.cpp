@@ -32,7 +32,8 @@ const std::vector<std::string>& known_config_keys() {
   static const std::vector<std::string> keys = [] {
     std::vector<std::string> k = theory::model_config_keys();
     for (const char* extra : {"d", "alpha", "top", "threads", "block", "method", "theory_samples", "width", "learner",
-                              "lr", "steps", "init_scale", "readout", "ridge", "test_samples", "batch", "readout_samples"})
+                              "lr", "steps", "init_scale", "readout", "ridge", "test_samples", "batch", "readout_samples",
+                              "engine", "blocks", "complement", "tol"})
       k.emplace_back(extra);
     return k;
   }();

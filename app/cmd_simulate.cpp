@@ -12,6 +12,7 @@
 
 #include "app/cli.hpp"
 #include "estimators/gd.hpp"
+#include "estimators/krylov.hpp"
 #include "estimators/readout.hpp"
 #include "estimators/amp.hpp"
 #include "estimators/spectral.hpp"
@@ -216,6 +217,11 @@ void register_simulate(CLI::App& app, Runner& run) {
   auto* cmd = app.add_subcommand("simulate", "Simulate the spectral estimator at one (d, alpha, seed) (JSON on stdout)");
   auto flags = std::make_shared<ConfigFlags>(cmd);
   flags->add_model_flags();
+  flags->add_string("engine", "direct (d x d matrix, d <= 50000) | krylov (law-exact block Krylov, memory O(n (p + r)), "
+                   "d <= 16e6; outlier eigenpairs only: no learner stage; docs/krylov.md)", "direct");
+  flags->add_int("blocks", "krylov: block budget (Krylov dimension (p + complement) blocks)", 20);
+  flags->add_int("complement", "krylov: random complement directions in the starting block", 4);
+  flags->add_double("tol", "krylov: a Ritz pair is converged when its residual <= tol max|eigenvalue|", 1e-6);
   flags->add_int("d", "input dimension", 500);
   flags->add_double("alpha", "sample ratio n/d (> 0)", 10.0);
   flags->add_int("top", "eigenpairs to compute, by |eigenvalue| (0 = max(2p, p+8), at most d)", 0);
@@ -249,8 +255,11 @@ void register_simulate(CLI::App& app, Runner& run) {
                            std::to_string(hi) + "])");
         return int(v);
       };
+      const std::string engine = j["engine"];
+      if (engine != "direct" && engine != "krylov") throw UsageError("engine = '" + theory::brief_text(engine) + "' (must be direct or krylov)");
+      const bool krylov = engine == "krylov";
       est::SpectralConfig cfg;
-      cfg.d = int_field("d", 1, 50000);
+      cfg.d = int_field("d", 1, krylov ? 16'000'000 : 50000);
       cfg.alpha = j["alpha"];
       cfg.top = int_field("top", 0, cfg.d);
       cfg.threads = int_field("threads", 0, 256);
@@ -266,23 +275,28 @@ void register_simulate(CLI::App& app, Runner& run) {
       if (readout != "none" && readout != "ridge" && readout != "ridge-same")
         throw UsageError("readout = '" + readout + "' (must be none, ridge or ridge-same)");
       const bool stage = width > 0 || learner != "spectral" || readout != "none";
+      if (stage && krylov)
+        throw UsageError("engine = 'krylov' (must be direct when a learner stage runs: --width, --learner and --readout need the full eigenvectors of M)");
       if (stage && width == 0) width = model.num_directions();
       if (width > cfg.d) throw UsageError("width = " + std::to_string(width) + " (must be <= d = " + std::to_string(cfg.d) + ")");
       if (stage) cfg.top = std::max(cfg.top_for(model.num_directions()), width);
+      est::KrylovConfig kc;
       try {
-        cfg.validate(model.num_directions());
+        if (krylov) {
+          kc = {.d = cfg.d, .alpha = cfg.alpha, .top = cfg.top, .threads = cfg.threads,
+                .complement = int_field("complement", 0, 256), .max_blocks = int_field("blocks", 1, 10000),
+                .min_blocks = std::min(6, int_field("blocks", 1, 10000)), .tol = j["tol"]};
+          kc.validate(model.num_directions());
+        } else {
+          cfg.validate(model.num_directions());
+        }
       } catch (const std::invalid_argument& e) {
         throw UsageError(e.what());
       }
       // Every flag is checked before the first computation (the learner's too, even when no
       // learner stage runs: a bad value is refused, not silently ignored).
       const StagePlan plan = plan_stage(j, cfg, cfg.n(), width, int_field);
-      guard_resources(cfg, model.num_directions(), stage ? &plan : nullptr);
-      const est::Teacher teacher = est::make_teacher(model, cfg.d);
-      const est::SpectralResult r = est::run_spectral(teacher, cfg);
-      std::vector<std::string> non_finite;  // parts of the output whose outcome is not finite
-      if (r.eig.status == "non_finite") non_finite.push_back("eigensolver");
-
+      if (!krylov) guard_resources(cfg, model.num_directions(), stage ? &plan : nullptr);  // krylov: its own estimate
       // Outliers: eigenvalues beyond the predicted bulk edges by more than the finite-size
       // margin. Edge fluctuations are Tracy-Widom, O(d^(-2/3)) relative; 3 d^(-2/3) keeps
       // the bulk's top eigenvalue inside with high probability.
@@ -292,6 +306,37 @@ void register_simulate(CLI::App& app, Runner& run) {
       const auto pred = theory::predict_spectral(model, {cfg.alpha}, theory::Method::automatic, opt);
       const double margin = 3.0 * std::pow(double(cfg.d), -2.0 / 3.0);
       const double up = pred.curve[0].bulk_edge.value, lo = pred.curve[0].bulk_edge_lower.value;
+
+      const est::Teacher teacher = est::make_teacher(model, cfg.d);
+      est::SpectralResult r;
+      nlohmann::json engine_fields = {{"engine", engine}};
+      if (krylov) {
+        // The watched Ritz pairs: every Ritz value beyond the predicted edges (no margin, so that a
+        // weak outlier near the edge is converged too; a bulk value beyond costs blocks, not accuracy).
+        kc.edge_upper = up;
+        kc.edge_lower = lo;
+        est::KrylovResult k;
+        try {
+          k = est::run_krylov(teacher, kc);
+        } catch (const std::invalid_argument& e) {
+          throw UsageError(e.what());  // the memory refusal
+        }
+        r.n = k.n;
+        r.mean_T = k.mean_T;
+        r.eig = k.eig;
+        r.metrics = k.metrics;
+        r.timing = {.labels_s = k.labels_s, .accumulate_s = k.krylov_s, .eigen_s = 0, .total_s = k.total_s};
+        std::vector<nlohmann::json> res_json;
+        for (double v : k.residuals) res_json.push_back(number_or_null(v));
+        engine_fields.update({{"blocks", k.blocks}, {"block_budget", kc.block_budget(teacher.p)}, {"complement", kc.complement},
+                              {"krylov_dimension", k.dimension}, {"tol", kc.tol}, {"ritz_residuals", res_json},
+                              {"converged", k.converged}, {"stop_reason", k.stop_reason}, {"memory_bytes", k.memory_bytes},
+                              {"memory_bound_bytes", k.memory_bound}});
+      } else {
+        r = est::run_spectral(teacher, cfg);
+      }
+      std::vector<std::string> non_finite;  // parts of the output whose outcome is not finite
+      if (r.eig.status == "non_finite") non_finite.push_back("eigensolver");
       // A non-finite edge makes every comparison false: the count would be a silent 0.
       nlohmann::json outliers = nullptr;
       if (std::isfinite(up) && std::isfinite(lo)) {
@@ -315,6 +360,7 @@ void register_simulate(CLI::App& app, Runner& run) {
           {"threads", cfg.threads}, {"block", cfg.block},
           {"timing_s", {{"labels", r.timing.labels_s}, {"accumulate", r.timing.accumulate_s}, {"eigen", r.timing.eigen_s},
                         {"total", r.timing.total_s}}}};
+      res.update(engine_fields);
       if (stage) res.update(learner_stage(plan, teacher, r, non_finite));
       // One status for the whole run: non_finite (exit 1) when any part is, with the parts named.
       res["status"] = non_finite.empty() ? "ok" : "non_finite";

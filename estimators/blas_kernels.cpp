@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
+#include <vector>
 
 // OpenBLAS's own dynamic-architecture entry points (exported by DYNAMIC_ARCH builds such as
 // Debian's). Weak, so that a single-architecture OpenBLAS links too (they are then null).
@@ -11,6 +13,10 @@ extern "C" {
 void gotoblas_dynamic_init(void) __attribute__((weak));
 void gotoblas_dynamic_quit(void) __attribute__((weak));
 void blas_thread_shutdown_(void) __attribute__((weak));  // OpenBLAS (pthreads): joins its workers
+// LAPACK (Fortran interface; the project links LAPACK, not LAPACKE).
+void dgeqrf_(const int* m, const int* n, double* a, const int* lda, double* tau, double* work, const int* lwork, int* info);
+void dorgqr_(const int* m, const int* n, const int* k, double* a, const int* lda, const double* tau, double* work,
+             const int* lwork, int* info);
 }
 
 namespace hmi::est::blas {
@@ -61,6 +67,31 @@ void syrk_upper(int n, int rows, const double* A, double alpha, double* C) {
 
 void gemm(int m, int n, int k, const double* A, const double* B, double* C) {
   cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0, A, k, B, n, 0.0, C, n);
+}
+
+void gemm_cm(bool trans_a, bool trans_b, int m, int n, int k, double alpha, const double* A, int lda, const double* B,
+             int ldb, double beta, double* C, int ldc) {
+  cblas_dgemm(CblasColMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, A,
+              lda, B, ldb, beta, C, ldc);
+}
+
+int householder_qr(int m, int n, double* A, int lda, double* R) {
+  int info = 0, lwork = -1;
+  std::vector<double> tau(std::max(n, 1));
+  double query = 0;
+  dgeqrf_(&m, &n, A, &lda, tau.data(), &query, &lwork, &info);
+  lwork = std::max(1, int(query));
+  std::vector<double> work(lwork);
+  dgeqrf_(&m, &n, A, &lda, tau.data(), work.data(), &lwork, &info);
+  if (info != 0) return info;
+  for (int j = 0; j < n; ++j)
+    for (int i = 0; i < n; ++i) R[std::size_t(j) * n + i] = i <= j ? A[std::size_t(j) * lda + i] : 0.0;
+  lwork = -1;
+  dorgqr_(&m, &n, &n, A, &lda, tau.data(), &query, &lwork, &info);
+  lwork = std::max(1, int(query));
+  work.assign(lwork, 0.0);
+  dorgqr_(&m, &n, &n, A, &lda, tau.data(), work.data(), &lwork, &info);
+  return info;
 }
 
 void symv_upper(int n, const double* A, const double* x, double* y) {

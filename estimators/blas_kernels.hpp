@@ -9,6 +9,14 @@ namespace hmi::est::blas {
 void syrk_upper(int n, int rows, const double* A, double alpha, double* C);
 /// C (m x n) = A (m x k) * B (k x n).
 void gemm(int m, int n, int k, const double* A, const double* B, double* C);
+/// Column-major general product (the Krylov engine's tall n x k panels):
+/// C (m x n) = alpha op(A) op(B) + beta C, op = transpose when the flag is set.
+void gemm_cm(bool trans_a, bool trans_b, int m, int n, int k, double alpha, const double* A, int lda, const double* B,
+             int ldb, double beta, double* C, int ldc);
+/// Householder QR of a column-major m x n panel (m >= n, LAPACK dgeqrf + dorgqr): A is overwritten
+/// by the orthonormal Q (m x n), R (n x n, column-major, upper triangular, ldr = n) receives the
+/// factor. Returns LAPACK's info (0 = success).
+int householder_qr(int m, int n, double* A, int lda, double* R);
 /// y = A x for symmetric A (n x n, upper triangle referenced).
 void symv_upper(int n, const double* A, const double* x, double* y);
 /// Threads OpenBLAS may use (the caller's --threads).

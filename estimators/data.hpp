@@ -23,6 +23,8 @@
 // accumulate_spectral_matrix). Results do not depend on block size, thread count or CPU.
 // Streams: 0 = inputs x, 1 = teacher matrix, 2 = label noise, 3 = random signs,
 // 4 = fresh test/readout inputs (offset by seed mixing, see fresh_seed()).
+// 0x6b727901, 0x6b727903, 0x6b727905 = the krylov engine's fresh Gaussian columns, chi-square
+// and Bartlett upper-triangle draws (estimators/krylov.hpp; odd, so never a label-noise 2 + 16 s).
 #include <cstdint>
 #include <vector>
 

@@ -97,6 +97,12 @@ const std::vector<Bad>& table() {
       {"simulate", {"--d", "50", "--lr", "1e-400"}, "", "lr", "1e-400"},  // underflow to 0: echoed as written
       {"simulate", {"--d", "10", "--alpha", "1e-3"}, "", "alpha", "0.001"},
       {"simulate", {"--d", "50", "--threads", "-1"}, "", "threads", "-1"},  // 0 = the CPUs available (issue 16 item 13)
+      {"simulate", {"--d", "60000"}, "", "d", "60000"},  // the direct engine's limit
+      {"simulate", {"--engine", "foo"}, "", "engine", "foo"},
+      {"simulate", {"--engine", "krylov", "--d", "50", "--width", "2"}, "", "engine", "krylov"},
+      {"simulate", {"--engine", "krylov", "--d", "50", "--blocks", "0"}, "", "blocks", "0"},
+      {"simulate", {"--engine", "krylov", "--d", "50", "--tol", "2"}, "", "tol", "2"},
+      {"simulate", {"--engine", "krylov", "--d", "100000", "--alpha", "100000"}, "", "d = 100000", "available"},  // memory
       {"simulate", {"--d", "50", "--block", "0"}, "", "block", "0"},
       {"simulate", {"--d", "50", "--top", "51"}, "", "top", "51"},
       {"simulate", {"--d", "50", "--config", "{CFG}"}, R"({"d": 50, "threads": 1.5})", "threads", "1.5"},

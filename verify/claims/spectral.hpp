@@ -64,7 +64,7 @@ reports::ClaimReport compare_spectrum(const std::vector<Cell>& cells, const theo
 struct WrongModel {
   std::string name;
   std::function<void(theory::ModelConfig&)> change;
-  std::vector<std::string> blind_spot_of;
+  std::vector<std::string> blind_spot_of = {};
   reports::WrongPrediction::Kind kind_for(const std::string& claim) const;
 };
 const std::vector<WrongModel>& wrong_predictions();
