@@ -162,7 +162,7 @@ const std::vector<Bad>& table() {
       {"theory", {"--alpha", "1", "--config", "{CFG}"}, R"({"learner": "gd"})", "learner", "another hmi subcommand"},
       {"simulate", {"--d", "50", "--config", "{CFG}"}, R"({"method": "exact"})", "method", "another hmi subcommand"},
       {"reproduce", {"--quick", "--config", "{CFG}"},
-       R"({"cascade": null, "spectrum": null, "thresholds": null, "finite_size": null, "risk": null, "gd": null, "information": null, "suites": null})",
+       R"({"cascade": null, "spectrum": null, "thresholds": null, "finite_size": null, "risk": null, "gd": null, "information": null, "optimality": null, "suites": null})",
        "config", "every experiment section null"},
   };
   return t;
