@@ -271,19 +271,7 @@ std::vector<double> parse_number_list(const std::string& field, const std::strin
   return out;
 }
 
-std::string printable(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c < 0x20 || c == 0x7f) {
-      char buf[5];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    } else {
-      out += char(c);
-    }
-  }
-  return out;
-}
+std::string printable(const std::string& s) { return theory::printable_text(s); }
 
 int run_program(const ProgramRun& run) {
   std::vector<char*> args;

@@ -98,15 +98,9 @@ InfoConfig info_config(const RunContext& ctx) {
   return c;
 }
 
-theory::ModelConfig run_model(const RunContext& ctx) {
-  theory::ModelConfig m;
-  from_json(ctx.config().at("model"), m);
-  return m;
-}
-
 // The threshold model for one gamma: the run's activation and Delta, p = kmax, normalized.
 theory::ModelConfig rate_model(const RunContext& ctx, const InfoConfig& c, double gamma, const std::string& T) {
-  auto m = run_model(ctx);
+  auto m = ctx.model();
   m.p = c.kmax;
   m.gamma = gamma;
   m.amplitudes = "normalized";
@@ -127,7 +121,7 @@ struct BracketPlan {
 };
 
 BracketPlan bracket_plan(const RunContext& ctx, const InfoConfig& c) {
-  const auto m = run_model(ctx);
+  const auto m = ctx.model();
   if (!theory::exact_theory_applies(m))
     throw UsageError("information.bracket needs a bounded preprocessing and an even activation in the run model (Theory B); "
                      "got preprocess " + m.preprocess + ", activation " + m.activation + " (set information.bracket to null)");
@@ -158,7 +152,7 @@ std::vector<Task> plan(const RunContext& ctx) {
   const InfoConfig c = info_config(ctx);
   std::vector<Task> tasks;
   if (!c.bracket) return tasks;
-  const auto m = run_model(ctx);
+  const auto m = ctx.model();
   const BracketPlan p = bracket_plan(ctx, c);
   const int threads = ctx.threads();
   std::size_t i = 0;
@@ -186,7 +180,7 @@ std::vector<double> field(const theory::RateSequence& s, const std::function<dou
 
 Assembled assemble(const RunContext& ctx) {
   const InfoConfig c = info_config(ctx);
-  const auto run = run_model(ctx);
+  const auto run = ctx.model();
   const auto ks = theory::k_grid(c.kmax, c.per_decade);
   theory::RateOptions opt;
   opt.mc_samples = c.mc_samples;

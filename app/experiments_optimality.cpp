@@ -15,12 +15,6 @@
 namespace hmi::app {
 namespace {
 
-theory::ModelConfig run_model(const RunContext& ctx) {
-  theory::ModelConfig m;
-  from_json(ctx.config().at("model"), m);
-  return m;
-}
-
 // The section, with the rules no generic check knows (cross-field, model-dependent).
 struct OptConfig {
   int directions = 4;
@@ -29,7 +23,7 @@ struct OptConfig {
 
 OptConfig opt_config(const RunContext& ctx) {
   const auto& s = ctx.config()["optimality"];
-  const auto m = run_model(ctx);
+  const auto m = ctx.model();
   OptConfig c;
   c.directions = s["directions"];
   if (c.directions > m.num_directions())
@@ -49,7 +43,7 @@ OptConfig opt_config(const RunContext& ctx) {
 theory::SpectralPrediction spectral(const RunContext& ctx, const std::vector<double>& alphas) {
   theory::TheoryOptions opt;
   opt.mc_samples = ctx.config()["theory_samples"].get<std::uint64_t>();
-  return theory::predict_spectral(run_model(ctx), alphas, theory::Method::exact, opt);
+  return theory::predict_spectral(ctx.model(), alphas, theory::Method::exact, opt);
 }
 
 const RegisterExperiment optimality{{
@@ -58,7 +52,7 @@ const RegisterExperiment optimality{{
       const OptConfig c = opt_config(ctx);
       std::vector<Task> tasks;
       tasks.push_back({"opt_bo_p" + std::to_string(c.directions), 0.15 * c.directions * c.alphas.size(),
-                       "Bayes-optimal curves, " + std::to_string(c.directions) + " directions", [ctx_model = run_model(ctx), c] {
+                       "Bayes-optimal curves, " + std::to_string(c.directions) + " directions", [ctx_model = ctx.model(), c] {
                          const auto bc = theory::bayes_curves(ctx_model, c.alphas, c.directions, {}, 0);
                          nlohmann::json dirs = nlohmann::json::array();
                          for (const auto& d : bc.directions) {
@@ -103,7 +97,7 @@ const RegisterExperiment optimality{{
         pb["series"].push_back(series(lab, "theory", c.alphas, qb, qbe, k - 1));
         if (!rho.empty()) pc["series"].push_back(series(lab, "theory", rho_a, rho, {}, k - 1));
       }
-      const auto m = run_model(ctx);
+      const auto m = ctx.model();
       std::ostringstream cap;
       cap << "The Bayes-optimal side for the run model (" << m.activation << ", p = " << m.num_directions() << ", γ = " << m.gamma
           << ", Δ = " << m.noise << ", T = " << m.preprocess << "). (a) Overlaps of the spectral estimator, Theory B. (b) The "

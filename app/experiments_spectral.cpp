@@ -17,12 +17,6 @@
 namespace hmi::app {
 namespace {
 
-theory::ModelConfig model_of(const RunContext& ctx) {
-  theory::ModelConfig m;
-  from_json(ctx.config().at("model"), m);
-  return m;
-}
-
 double spectral_cost(int d, double alpha) { return alpha * double(d) * double(d) * double(d) * 1e-9 + 0.01; }
 
 
@@ -34,7 +28,7 @@ std::string sweep_key(const std::string& name, int d, double alpha, std::uint64_
 std::vector<Task> plan_sweep(const RunContext& ctx, const std::string& name, const std::vector<int>& ds,
                              const std::vector<double>& alphas, int nseeds, int top) {
   std::vector<Task> tasks;
-  const auto m = model_of(ctx);
+  const auto m = ctx.model();
   const int threads = ctx.threads();
   for (int d : ds)
     for (double a : alphas)
@@ -77,7 +71,7 @@ struct Predictions {
 };
 
 Predictions predictions(const RunContext& ctx, const std::vector<double>& alphas) {
-  const auto m = model_of(ctx);
+  const auto m = ctx.model();
   Predictions p{predict(ctx, m, alphas), {}};
   for (const auto& w : verify::wrong_predictions()) {
     auto mw = m;
@@ -95,7 +89,7 @@ reports::ClaimReport claim_with_wrong(const RunContext& ctx, const std::vector<v
   auto r = verify::judge_spectral(cells, p.truth, p.wrong, compare);
   r.extra["theory_method"] = theory::to_string(p.truth.method);
   r.extra["theory_numerical_error"] = p.truth.numerical_error;
-  r.config = {{"model", model_of(ctx)}};
+  r.config = {{"model", ctx.model()}};
   return r;
 }
 
@@ -111,7 +105,7 @@ const RegisterExperiment cascade{{
       const int d = c["d"];
       const auto alphas = c["alphas"].get<std::vector<double>>();
       const auto cells = load_cells(ctx, "cascade", {d}, alphas, c["seeds"]);
-      const auto m = model_of(ctx);
+      const auto m = ctx.model();
       const auto dense_alpha = logspace(alphas.front(), alphas.back(), 40);
       const auto curve = predict(ctx, m, dense_alpha, false);
       const int K = std::min<int>(8, int(curve.directions.size()));
@@ -163,7 +157,7 @@ const RegisterExperiment spectrum{{
     [](const RunContext& ctx) {
       const auto& c = ctx.config()["spectrum"];
       const int d = c["d"];
-      const auto m = model_of(ctx);
+      const auto m = ctx.model();
       const int threads = ctx.threads();
       std::vector<Task> tasks;
       for (double a : c["alphas"].get<std::vector<double>>())
@@ -183,7 +177,7 @@ const RegisterExperiment spectrum{{
       const auto& c = ctx.config()["spectrum"];
       const int d = c["d"], bins = c.value("bins", 80);
       const auto alphas = c["alphas"].get<std::vector<double>>();
-      const auto m = model_of(ctx);
+      const auto m = ctx.model();
       const auto pred = predict(ctx, m, alphas, false);
       nlohmann::json panels = nlohmann::json::array();
       for (std::size_t i = 0; i < alphas.size(); ++i) {
@@ -229,7 +223,7 @@ const RegisterExperiment spectrum{{
 // run's activation and preprocessing, thresholds.p directions and Delta = measure.noise.
 theory::ModelConfig c1_model(const RunContext& ctx) {
   const auto& c = ctx.config()["thresholds"];
-  auto m = model_of(ctx);
+  auto m = ctx.model();
   m.p = c.value("p", 8);
   m.amplitudes = "normalized";
   m.noise = c["measure"]["noise"].get<double>();
@@ -281,7 +275,7 @@ const RegisterExperiment thresholds{{
       nlohmann::json panel = {{"title", "predicted thresholds"}, {"series", nlohmann::json::array()}};
       int color = 0;
       for (double g : c["gammas"].get<std::vector<double>>()) {
-        auto m = model_of(ctx);
+        auto m = ctx.model();
         m.gamma = g;
         m.p = p;
         m.amplitudes = "normalized";
@@ -379,7 +373,7 @@ const RegisterExperiment finite_size{{
       const auto ds = c["ds"].get<std::vector<int>>();
       const auto alphas = c["alphas"].get<std::vector<double>>();
       const auto cells = load_cells(ctx, "finite_size", ds, alphas, c["seeds"]);
-      const auto m = model_of(ctx);
+      const auto m = ctx.model();
       const auto dense = logspace(alphas.front(), alphas.back(), 40);
       const auto curve = predict(ctx, m, dense, false);
       nlohmann::json panel = {{"series", nlohmann::json::array()}};

@@ -46,6 +46,12 @@ std::string point_checksum(nlohmann::json j) {
 }
 }  // namespace
 
+theory::ModelConfig RunContext::model() const {
+  theory::ModelConfig m;
+  from_json(config_.at("model"), m);
+  return m;
+}
+
 fs::path RunContext::point_file(const std::string& key) const { return dir_ / "points" / (key + ".json"); }
 
 PointState RunContext::point_state(const std::string& key, std::string* why) const {

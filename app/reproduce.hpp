@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "reports/report.hpp"
+#include "theory/model.hpp"
 
 namespace hmi::app {
 
@@ -38,6 +39,8 @@ class RunContext {
   const std::filesystem::path& dir() const { return dir_; }
   const nlohmann::json& config() const { return config_; }
   int threads() const { return threads_; }
+  /// The run's model (the validated "model" section).
+  theory::ModelConfig model() const;
   /// The stored point (after the tasks ran). Throws if missing.
   nlohmann::json point(const std::string& key) const;
   bool has_point(const std::string& key) const;

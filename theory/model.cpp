@@ -155,7 +155,10 @@ std::string short_number(double v) {
 
 std::string brief_text(const std::string& s, std::size_t max) {
   if (max < 4) max = 4;
-  std::string t = s.size() <= max ? s : s.substr(0, max - 3) + "...";
+  return printable_text(s.size() <= max ? s : s.substr(0, max - 3) + "...");
+}
+
+std::string printable_text(const std::string& t) {
   // Control characters shown as \xNN: a NUL would cut the message (what() is a C string) and a
   // newline would break the one-line rule.
   std::string out;

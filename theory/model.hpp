@@ -72,5 +72,7 @@ std::string short_number(double v);
 /// A user's text as it appears in a one-line message: at most `max` characters (longer text
 /// is cut and ends in "..."), so a huge value cannot flood the message.
 std::string brief_text(const std::string& s, std::size_t max = 60);
+/// User text for a one-line message: control characters (NUL, newline, ...) shown as \xNN.
+std::string printable_text(const std::string& s);
 
 }  // namespace hmi::theory

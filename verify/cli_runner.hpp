@@ -132,6 +132,17 @@ inline std::string only_sections(nlohmann::json cfg, const std::filesystem::path
   return cfg.dump(2);
 }
 
+/// A report without the fields that record when and where it ran (`keys`, at every depth).
+inline nlohmann::json without_keys(nlohmann::json j, const std::vector<std::string>& keys) {
+  if (j.is_object()) {
+    for (const auto& k : keys) j.erase(k);
+    for (auto& [k, v] : j.items()) v = without_keys(v, keys);
+  } else if (j.is_array()) {
+    for (auto& v : j) v = without_keys(v, keys);
+  }
+  return j;
+}
+
 /// Number of lines of a text (a last line without '\n' counts).
 inline int line_count(const std::string& s) {
   int n = 0;

@@ -169,7 +169,10 @@ std::vector<theory::ModelConfig> models_d() {
   std::string amps;  // lambda_k = (-1)^k k^-1 / Z: theta_1, theta_3, ... < 0
   double z2 = 0;
   for (int k = 1; k <= 8; ++k) z2 += 1.0 / (k * k);
-  for (int k = 1; k <= 8; ++k) amps += (k > 1 ? "," : "") + theory::format_number((k % 2 ? -1.0 : 1.0) / k / std::sqrt(z2));
+  for (int k = 1; k <= 8; ++k) {
+    if (k > 1) amps += ',';
+    amps += theory::format_number((k % 2 ? -1.0 : 1.0) / k / std::sqrt(z2));
+  }
   signed_lambda.amplitudes = amps;
   return {neg_mu2, signed_lambda};
 }
@@ -288,8 +291,11 @@ reports::ClaimReport compare(const Measurements& M, const Prediction& pr) {
     for (std::size_t i = 0; i < rc.alphas.size(); ++i) {
       const auto st = verify::stats(rc.risk[i]);
       const auto& e = M.theory_d[m][i];
-      r.check("(d) " + std::string(m == 0 ? "mu_2 < 0" : "signed lambda") + " risk alpha=" + std::to_string(int(rc.alphas[i])),
-              rc.alphas[i], st.mean, st.se, e.value, 3 * std::sqrt(st.se * st.se + e.error * e.error) + 0.03 * e.value);
+      // Built by appending (GCC 12 warns falsely, -Wrestrict, on "literal" + std::string&&).
+      std::string label = "(d) ";
+      label += m == 0 ? "mu_2 < 0" : "signed lambda";
+      label += " risk alpha=" + std::to_string(int(rc.alphas[i]));
+      r.check(label, rc.alphas[i], st.mean, st.se, e.value, 3 * std::sqrt(st.se * st.se + e.error * e.error) + 0.03 * e.value);
     }
   }
   r.config["d"] = {{"models", md}, {"d", kDd}, {"width", kWidthD}, {"alphas", kAlphasD}, {"first_layer", "top m by |eigenvalue|"}};

@@ -101,14 +101,8 @@ Outcome interrupt_after(const std::vector<std::string>& args, const fs::path& ru
 }
 
 // The report without what records when and where it ran.
-nlohmann::json comparable(nlohmann::json j) {
-  if (j.is_object()) {
-    for (const char* k : {"date", "wall_time_s", "timing_s", "command"}) j.erase(k);
-    for (auto& [k, v] : j.items()) v = comparable(v);
-  } else if (j.is_array()) {
-    for (auto& v : j) v = comparable(v);
-  }
-  return j;
+nlohmann::json comparable(const nlohmann::json& j) {
+  return hmi::verify::without_keys(j, {"date", "wall_time_s", "timing_s", "command"});
 }
 
 }  // namespace

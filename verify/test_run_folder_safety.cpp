@@ -30,14 +30,9 @@ std::string tiny_config(const fs::path& scratch) {
       nlohmann::json::parse(R"({"theory_samples": 4096, "spectrum": {"d": 200, "alphas": [3, 20], "bins": 20}})"), scratch);
 }
 
-nlohmann::json without_run_facts(nlohmann::json j) {
-  if (j.is_object()) {
-    for (const char* k : {"date", "wall_time_s", "timing_s", "command", "threads"}) j.erase(k);
-    for (auto& [k, v] : j.items()) v = without_run_facts(v);
-  } else if (j.is_array()) {
-    for (auto& v : j) v = without_run_facts(v);
-  }
-  return j;
+// Reports compared without what records when and where (and with how many threads) they ran.
+nlohmann::json without_run_facts(const nlohmann::json& j) {
+  return hmi::verify::without_keys(j, {"date", "wall_time_s", "timing_s", "command", "threads"});
 }
 
 }  // namespace
