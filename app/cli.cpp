@@ -343,28 +343,6 @@ int default_threads() {
   return std::clamp(n, 1, 256);
 }
 
-double available_memory_bytes() {
-  double avail = 0;
-  std::ifstream mi("/proc/meminfo");
-  std::string key;
-  double kb = 0;
-  std::string unit;
-  while (mi >> key >> kb >> unit)
-    if (key == "MemAvailable:") {
-      avail = kb * 1024.0;
-      break;
-    }
-  // A cgroup v2 limit (containers, Slurm) binds before the machine's memory does.
-  std::ifstream lim("/sys/fs/cgroup/memory.max"), cur("/sys/fs/cgroup/memory.current");
-  std::string l;
-  double c = 0;
-  if (lim >> l && l != "max" && cur >> c) {
-    const double room = std::max(0.0, std::strtod(l.c_str(), nullptr) - c);
-    if (avail == 0 || room < avail) avail = room;
-  }
-  return avail;
-}
-
 std::string format_bytes(double bytes) {
   std::ostringstream o;
   o << std::fixed << std::setprecision(1);

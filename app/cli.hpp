@@ -95,9 +95,6 @@ void check_output_file(const std::string& flag, const std::string& path);
 /// OMP_NUM_THREADS / OPENBLAS_NUM_THREADS when set to a positive integer (the smaller of them).
 int default_threads();
 
-/// Memory this process can still take: MemAvailable of /proc/meminfo, or the cgroup limit
-/// (memory.max) minus current use when that is lower. 0 if unknown.
-double available_memory_bytes();
 /// "20.3 GiB", "512 MiB": for messages.
 std::string format_bytes(double bytes);
 

@@ -11,6 +11,7 @@
 #include <xtensor/xview.hpp>
 
 #include "app/cli.hpp"
+#include "numerics/resources.hpp"
 #include "estimators/gd.hpp"
 #include "estimators/krylov.hpp"
 #include "estimators/readout.hpp"
@@ -150,7 +151,7 @@ void guard_resources(const est::SpectralConfig& cfg, int p, const StagePlan* pla
     if (plan->learner != "spectral") bytes += std::min(8 * n * d, plan->gd.cache_mb * 1024.0 * 1024.0);
     bytes += 8 * std::min<double>(plan->rc.samples, 1 << 16) * (plan->width + 2) * 2;  // readout blocks
   }
-  const double avail = available_memory_bytes();
+  const double avail = double(available_memory());  // numerics/resources.hpp
   if (avail > 0 && bytes > 0.9 * avail)
     throw UsageError("d = " + std::to_string(cfg.d) + ", alpha = " + theory::short_number(cfg.alpha) + " (needs about " +
                      format_bytes(bytes) + " with " + std::to_string(int(workers)) + " threads; " + format_bytes(avail) +

@@ -1,5 +1,7 @@
 #include "estimators/krylov.hpp"
 
+#include "numerics/resources.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -105,16 +107,6 @@ std::uint64_t krylov_memory_bound(const KrylovConfig& cfg, int p) {
   const std::uint64_t small = std::uint64_t(cfg.threads) * kChunk * (2 * p + 2) + std::uint64_t(cfg.d) +
                               3 * (b * blocks) * (b * blocks) + 16 * b * b * blocks;
   return 8 * (tall + small);
-}
-
-std::uint64_t available_memory() {
-  std::ifstream in("/proc/meminfo");
-  std::string key;
-  std::uint64_t kb = 0;
-  std::string unit;
-  while (in >> key >> kb >> unit)
-    if (key == "MemAvailable:") return kb * 1024;
-  return 0;
 }
 
 KrylovResult run_krylov(const Teacher& t, const KrylovConfig& cfg) {

@@ -58,8 +58,6 @@ struct KrylovConfig {
 /// Upper bound of the engine's memory (bytes) for the block budget: n (1 + 2 b + b blocks)
 /// doubles plus O(threads chunk p + d + (b blocks)^2).
 std::uint64_t krylov_memory_bound(const KrylovConfig& cfg, int p);
-/// MemAvailable of /proc/meminfo in bytes (0 if unreadable).
-std::uint64_t available_memory();
 
 struct KrylovResult {
   std::uint64_t n = 0;
