@@ -51,7 +51,8 @@ const RegisterExperiment optimality{{
     [](const RunContext& ctx) {
       const OptConfig c = opt_config(ctx);
       std::vector<Task> tasks;
-      tasks.push_back({"opt_bo_p" + std::to_string(c.directions), 0.15 * c.directions * c.alphas.size(),
+      // ~0.1 s per direction and alpha, in the spectral points' cost unit (~60 per second).
+      tasks.push_back({"opt_bo_p" + std::to_string(c.directions), 60 * 0.1 * c.directions * c.alphas.size(),
                        "Bayes-optimal curves, " + std::to_string(c.directions) + " directions", [ctx_model = ctx.model(), c] {
                          const auto bc = theory::bayes_curves(ctx_model, c.alphas, c.directions, {}, 0);
                          nlohmann::json dirs = nlohmann::json::array();
