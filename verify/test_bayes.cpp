@@ -18,6 +18,7 @@
 #include "theory/activation.hpp"
 #include "theory/bayes.hpp"
 #include "theory/information.hpp"
+#include "theory/risk.hpp"
 
 using namespace hmi::theory;
 
@@ -37,14 +38,11 @@ std::function<double(double)> scaled(double lambda, double (*s)(double)) {
   return [lambda, s](double z) { return lambda * s(z); };
 }
 
+// The least-squares slope of log y on log x over every point (theory/risk's fit, used by the
+// claims too); NaN if a value is not positive, as the log would be.
 double loglog_slope(const std::vector<double>& x, const std::vector<double>& y) {
-  double sx = 0, sy = 0, sxx = 0, sxy = 0;
-  const double n = double(x.size());
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    const double lx = std::log(x[i]), ly = std::log(y[i]);
-    sx += lx, sy += ly, sxx += lx * lx, sxy += lx * ly;
-  }
-  return (n * sxy - sx * sy) / (n * sxx - sx * sx);
+  const auto f = hmi::theory::fit_log_slope(x, y, 0, INFINITY);
+  return f.points == int(x.size()) ? f.slope : NAN;
 }
 
 }  // namespace

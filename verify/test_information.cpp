@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "theory/information.hpp"
+#include "theory/risk.hpp"
 
 using namespace hmi::theory;
 
@@ -43,14 +44,11 @@ const double kInvSqrt2Pi = 1.0 / std::sqrt(2.0 * std::numbers::pi);
 double he2(double z) { return (z * z - 1.0) / kSqrt2; }
 
 // Fitted slope of log(y) against log(x) (least squares).
+// The least-squares slope of log y on log x over every point (theory/risk's fit, used by the
+// claims too); NaN if a value is not positive, as the log would be.
 double loglog_slope(const std::vector<double>& x, const std::vector<double>& y) {
-  double sx = 0, sy = 0, sxx = 0, sxy = 0;
-  const double n = double(x.size());
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    const double lx = std::log(x[i]), ly = std::log(y[i]);
-    sx += lx, sy += ly, sxx += lx * lx, sxy += lx * ly;
-  }
-  return (n * sxy - sx * sy) / (n * sxx - sx * sx);
+  const auto f = hmi::theory::fit_log_slope(x, y, 0, INFINITY);
+  return f.points == int(x.size()) ? f.slope : NAN;
 }
 
 double millis_since(std::chrono::steady_clock::time_point t0) {
