@@ -271,8 +271,6 @@ std::vector<double> parse_number_list(const std::string& field, const std::strin
   return out;
 }
 
-std::string printable(const std::string& s) { return theory::printable_text(s); }
-
 int run_program(const ProgramRun& run) {
   std::vector<char*> args;
   for (const auto& a : run.argv) args.push_back(const_cast<char*>(a.c_str()));

@@ -14,13 +14,11 @@
 
 namespace hmi::app {
 
-/// Control characters of user text made visible ("\x00"), so that a message stays one line and a
-/// NUL byte cannot cut it short (what() is a C string).
-std::string printable(const std::string& s);
-
-/// Invalid input: printed as one line, exit status 2.
+/// Invalid input: printed as one line, exit status 2. Control characters of the user's text are
+/// made visible ("\x00", theory::printable_text), so a NUL byte cannot cut the message short
+/// (what() is a C string) and a newline cannot break the one-line rule.
 struct UsageError : std::invalid_argument {
-  explicit UsageError(const std::string& what) : std::invalid_argument(printable(what)) {}
+  explicit UsageError(const std::string& what) : std::invalid_argument(theory::printable_text(what)) {}
 };
 
 /// Collects the flags of one subcommand and merges them with a --config file.

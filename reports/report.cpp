@@ -20,6 +20,7 @@
 #include "build_info.hpp"
 #include "estimators/blas_kernels.hpp"
 #include "estimators/data.hpp"
+#include "theory/model.hpp"  // brief_text
 
 namespace hmi::reports {
 
@@ -58,9 +59,7 @@ nlohmann::json wrong_json(const WrongPrediction& w) {
 }
 
 [[noreturn]] void malformed(const std::string& field, const nlohmann::json& v, const std::string& rule) {
-  std::string shown = v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  if (shown.size() > 60) shown = shown.substr(0, 57) + "...";
-  throw std::invalid_argument(field + " = " + shown + " (" + rule + ")");
+  throw std::invalid_argument(field + " = " + theory::brief_text(v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) + " (" + rule + ")");
 }
 
 double number(const nlohmann::json& j, const char* key) {
